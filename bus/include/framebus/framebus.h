@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * framebus: a shared-memory video frame bus. One writer publishes raw frames
+ * into a region of shared memory; any number of readers on the same host get
+ * zero-copy views of them. This is the library's only public header.
+ */
+#ifndef FRAMEBUS_FRAMEBUS_H
+#define FRAMEBUS_FRAMEBUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(FBUS_BUILDING) && defined(__GNUC__)
+#define FBUS_EXTERN __attribute__((visibility("default")))
+#else
+#define FBUS_EXTERN
+#endif
+
+#define FBUS_VERSION_MAJOR 0
+#define FBUS_VERSION_MINOR 1
+
+/* Limits. A bus name is 1..FBUS_NAME_MAX characters of [A-Za-z0-9._-]. */
+#define FBUS_NAME_MAX 64
+#define FBUS_PIXFMT_MAX 32 /* including the terminating NUL */
+#define FBUS_MAX_PLANES 4
+#define FBUS_MAX_READERS 64
+#define FBUS_MAX_SLOTS 64
+#define FBUS_DEFAULT_SLOTS 3
+
+/*
+ * Error codes. Every function returns 0 (or a count) on success and a negative
+ * value on failure: either a negative errno (-ENOENT no such bus, -EEXIST
+ * bus already exists, -EACCES permission denied, -EINVAL bad argument,
+ * -ETIMEDOUT, -EAGAIN nothing yet when polling, -ENOMEM, -ENOSPC ...) or one
+ * of these framebus codes, all below -10000. fbus_strerror() names each.
+ */
+enum {
+    FBUS_EBADNAME = -10001,     /* name is not [A-Za-z0-9._-]{1,64} */
+    FBUS_EBADREGION = -10002,   /* region is corrupt, hostile or foreign */
+    FBUS_EVERSION = -10003,     /* region has another layout version */
+    FBUS_EOVERRUN = -10004,     /* writer reused the slot while it was read */
+    FBUS_EENDED = -10005,       /* producer ended the stream */
+    FBUS_EPRODUCERGONE = -10006, /* producer died or stopped heartbeating */
+    FBUS_EREPLACED = -10007,    /* producer moved to a new region */
+    FBUS_EBUSY = -10008,        /* name is held by a live producer */
+    FBUS_EFULL = -10009,        /* reader table is full */
+    FBUS_EFORMAT = -10010,      /* unknown pixel format or bad frame format */
+    FBUS_ETOOBIG = -10011,      /* frame or region size out of range */
+    FBUS_EOBSERVER = -10012,    /* needs write access; bus is read-only */
+};
+
+/* Transports: both produce the same bytes, only the naming differs. */
+typedef enum fbus_transport {
+    FBUS_TRANSPORT_POSIX = 0, /* shm_open("/framebus.NAME") */
+    FBUS_TRANSPORT_SYSV = 1,  /* ftok("/dev/shm/framebus-sysv.NAME") */
+} fbus_transport;
+
+/* Reader policies. */
+typedef enum fbus_policy {
+    FBUS_POLICY_LATEST = 0,   /* always the newest frame; never blocks writer */
+    FBUS_POLICY_LOSSLESS = 1, /* every frame in order; writer waits for it */
+} fbus_policy;
+
+/* One plane of a frame, in bytes, relative to the start of the slot. */
+typedef struct fbus_plane {
+    uint64_t offset;    /* first byte of the plane within the slot */
+    uint32_t stride;    /* bytes from one row to the next (linesize) */
+    uint32_t row_bytes; /* bytes of picture in each row (<= stride) */
+    uint32_t rows;      /* number of rows */
+    uint32_t reserved;
+} fbus_plane;
+
+/*
+ * What a frame is. pix_fmt is a name as libavutil's av_get_pix_fmt() takes it
+ * ("yuv420p", "nv12", "rgb24"...); the plane table says where the bytes are,
+ * so a reader needs no pixel-format knowledge to copy a frame.
+ */
+typedef struct fbus_format {
+    uint32_t width;
+    uint32_t height;
+    char pix_fmt[FBUS_PIXFMT_MAX];
+    uint32_t nb_planes;
+    uint32_t reserved;
+    fbus_plane planes[FBUS_MAX_PLANES];
+    uint64_t size; /* bytes of the slot used: max(offset + stride * rows) */
+} fbus_format;
+
+/*
+ * Fill fmt for a known pixel format with each plane's rows aligned to
+ * `align` bytes (0 means 64; must be a power of two). Known formats include
+ * gray, gray16le, yuv420p/yuvj420p, yuv422p, yuv444p, yuv420p10le, nv12,
+ * nv21, p010le, yuyv422, uyvy422, rgb24, bgr24, rgba, bgra, argb, abgr, rgb0,
+ * bgr0, 0rgb, 0bgr. Returns 0, FBUS_EFORMAT for an unknown name, -EINVAL for
+ * a zero or odd-where-it-must-be-even size, FBUS_ETOOBIG above 32768 pixels
+ * a side. Programs with libavutil may instead fill the plane table
+ * themselves for any other format.
+ */
+FBUS_EXTERN int fbus_format_init(fbus_format *fmt, const char *pix_fmt, uint32_t width,
+                                 uint32_t height, uint32_t align);
+
+/* Check a plane table for consistency against a slot capacity: 0 or
+ * FBUS_EFORMAT. capacity 0 skips the capacity check. */
+FBUS_EXTERN int fbus_format_check(const fbus_format *fmt, uint64_t capacity);
+
+/* Return 0 if name is a valid bus name, FBUS_EBADNAME otherwise. */
+FBUS_EXTERN int fbus_name_check(const char *name);
+
+/* A static, English description of any code this library returns. */
+FBUS_EXTERN const char *fbus_strerror(int err);
+
+/* ---------------------------------------------------------------- writer */
+
+typedef struct fbus_writer fbus_writer;
+
+/* Writer options; all-zero gives the defaults. */
+typedef struct fbus_writer_opts {
+    fbus_transport transport; /* default posix */
+    uint32_t slots;           /* 2..FBUS_MAX_SLOTS, default 3 */
+    uint64_t slot_size;       /* bytes per slot; 0: from `format`, else 8 MiB */
+    const fbus_format *format; /* optional: sizes the slots to fit it */
+    uint32_t mode;            /* permission bits, default 0600 */
+    uint32_t flags;           /* FBUS_WRITER_* */
+} fbus_writer_opts;
+
+/* Do not start the heartbeat thread: the caller must then call
+ * fbus_writer_heartbeat() at least every 100 ms. */
+#define FBUS_WRITER_NO_THREAD 0x1u
+
+/*
+ * Create bus `name` and become its only writer. If a region of that name
+ * exists whose producer ended or died, and it belongs to the caller's user,
+ * it is taken over with a new session id.
+ * Returns 0 and *out, or: FBUS_EBADNAME, FBUS_EBUSY (a live producer holds
+ * the name), -EACCES, -EEXIST (a region of another user or one not yet
+ * initialised holds the name), -EINVAL, FBUS_ETOOBIG, -ENOSPC, -ENOMEM.
+ * On failure *out is NULL and nothing is left behind.
+ */
+FBUS_EXTERN int fbus_writer_open(const char *name, const fbus_writer_opts *opts,
+                                 fbus_writer **out);
+
+/* Mark the stream ended, wake every reader, remove the name (if it is still
+ * ours), unmap and free. NULL-safe. */
+FBUS_EXTERN void fbus_writer_close(fbus_writer *w);
+
+/* A slot the writer fills in place. data[i] points at plane i in shared
+ * memory, valid until fbus_writer_publish(). */
+typedef struct fbus_slot {
+    uint8_t *data[FBUS_MAX_PLANES];
+    fbus_format format;
+    uint32_t index; /* private to the library */
+    uint32_t reserved;
+    uint64_t seq; /* sequence number this frame will be published with */
+} fbus_slot;
+
+/*
+ * Get a slot for the next frame of format `fmt`. Waits for the slowest
+ * lossless reader if every slot is still needed (latest readers never make
+ * it wait), up to timeout_ns (0 polls, negative waits forever; dead readers
+ * are reclaimed while waiting). If fmt does not fit the slots, the writer
+ * first moves to a fresh, larger region under the same name (readers follow).
+ * Returns 0, -ETIMEDOUT, -EAGAIN (polling), FBUS_EFORMAT, FBUS_ETOOBIG,
+ * -ENOSPC, -EINVAL (a slot is already acquired).
+ */
+FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt,
+                                    int64_t timeout_ns, fbus_slot *slot);
+
+/* Timing of a published frame. */
+typedef struct fbus_meta {
+    int64_t pts;     /* presentation time in tb units, INT64_MIN if unknown */
+    int32_t tb_num;  /* time base, e.g. 1/90000; 0/0 if unknown */
+    int32_t tb_den;
+    uint32_t flags;  /* FBUS_FRAME_* */
+    uint32_t reserved;
+} fbus_meta;
+
+#define FBUS_FRAME_KEY 0x1u /* the source frame was a key frame */
+
+/* Publish the slot filled since fbus_writer_acquire(). meta may be NULL.
+ * Never blocks; makes a system call only if a reader is waiting.
+ * Returns 0 or -EINVAL. */
+FBUS_EXTERN int fbus_writer_publish(fbus_writer *w, fbus_slot *slot, const fbus_meta *meta);
+
+/* Give an acquired slot back without publishing it. */
+FBUS_EXTERN void fbus_writer_cancel(fbus_writer *w, fbus_slot *slot);
+
+/* Refresh the heartbeat and reclaim dead readers (for FBUS_WRITER_NO_THREAD). */
+FBUS_EXTERN void fbus_writer_heartbeat(fbus_writer *w);
+
+/* Number of live registered readers (observers are not counted). */
+FBUS_EXTERN int fbus_writer_readers(fbus_writer *w);
+
+/* Wait until at least n readers are registered: 0, -ETIMEDOUT or -EAGAIN. */
+FBUS_EXTERN int fbus_writer_wait_readers(fbus_writer *w, int n, int64_t timeout_ns);
+
+/* The writer's session id (random, new for every region). */
+FBUS_EXTERN uint64_t fbus_writer_session(const fbus_writer *w);
+
+/* ---------------------------------------------------------------- reader */
+
+typedef struct fbus_reader fbus_reader;
+
+typedef struct fbus_reader_opts {
+    fbus_transport transport;   /* default posix */
+    fbus_policy policy;         /* default latest */
+    int64_t producer_timeout_ns; /* heartbeat age that means gone; 0: 1 s */
+    uint32_t flags;             /* FBUS_READER_* */
+} fbus_reader_opts;
+
+/* Succeed even if the bus does not exist yet: acquire waits for it. */
+#define FBUS_READER_WAIT 0x1u
+/* Never register; read with validation alone (as when the bus is 0640). */
+#define FBUS_READER_OBSERVER 0x2u
+
+/*
+ * Attach to bus `name`. Returns 0 and *out, or FBUS_EBADNAME, -ENOENT (no
+ * such bus; never with FBUS_READER_WAIT), -EACCES, FBUS_EBADREGION,
+ * FBUS_EVERSION, FBUS_EFULL, FBUS_EOBSERVER (lossless on a bus this user can
+ * only read), -ENOMEM. A bus this user may read but not write is attached as
+ * an observer automatically.
+ */
+FBUS_EXTERN int fbus_reader_open(const char *name, const fbus_reader_opts *opts,
+                                 fbus_reader **out);
+
+/* Unregister, unmap and free. Releases a held frame. NULL-safe. */
+FBUS_EXTERN void fbus_reader_close(fbus_reader *r);
+
+/* A frame as a reader sees it. */
+typedef struct fbus_frame {
+    const uint8_t *data[FBUS_MAX_PLANES]; /* valid until fbus_reader_release() */
+    fbus_format format; /* a validated private copy */
+    uint64_t seq;       /* 1, 2, 3... within a session */
+    uint64_t session;   /* producer session id */
+    int64_t pts;
+    int32_t tb_num;
+    int32_t tb_den;
+    int64_t publish_ns; /* CLOCK_MONOTONIC when the writer published it */
+    uint32_t flags;     /* FBUS_FRAME_* and FBUS_FRAME_NEW_SESSION */
+    uint32_t slot;      /* private to the library */
+    uint64_t dropped;   /* frames skipped since the previous one (latest) */
+} fbus_frame;
+
+/* Set on the first frame after (re)attaching to a producer session. */
+#define FBUS_FRAME_NEW_SESSION 0x100u
+
+/*
+ * Get the next frame: the newest one (latest), or the one after the last one
+ * released (lossless). Waits up to timeout_ns (0 polls, negative waits
+ * forever). At most one frame is held at a time.
+ * Returns 0 and *frame, or -EAGAIN (polling, nothing new), -ETIMEDOUT,
+ * FBUS_EENDED, FBUS_EPRODUCERGONE, FBUS_EREPLACED, FBUS_EBADREGION, -ENOENT,
+ * -EINVAL (a frame is already held).
+ * After EENDED, EPRODUCERGONE or EREPLACED the reader is detached; the next
+ * call waits for a producer under the same name and attaches to it (its
+ * first frame carries FBUS_FRAME_NEW_SESSION), so a loop that keeps calling
+ * acquire follows producer restarts with no extra code.
+ */
+FBUS_EXTERN int fbus_reader_acquire(fbus_reader *r, int64_t timeout_ns, fbus_frame *frame);
+
+/*
+ * Give the frame back. Returns 0, or FBUS_EOVERRUN if the writer reused the
+ * slot while it was held (only latest readers with fewer than readers + 2
+ * slots, or observers): the bytes read may be torn and should be dropped.
+ */
+FBUS_EXTERN int fbus_reader_release(fbus_reader *r, fbus_frame *frame);
+
+/* Whether the reader is currently attached to a live region (1) or waiting
+ * for a producer (0). */
+FBUS_EXTERN int fbus_reader_attached(const fbus_reader *r);
+
+/* ---------------------------------------------------------------- stats */
+
+typedef enum fbus_state {
+    FBUS_STATE_LIVE = 1,
+    FBUS_STATE_ENDED = 2,
+    FBUS_STATE_DEAD = 3, /* producer died without ending the stream */
+} fbus_state;
+
+typedef struct fbus_reader_info {
+    int32_t pid;
+    fbus_policy policy;
+    uint64_t frames;   /* frames acquired */
+    uint64_t overruns; /* releases that returned FBUS_EOVERRUN */
+    uint64_t drops;    /* frames skipped */
+    uint64_t lag;      /* newest seq - last seq it took */
+    int64_t idle_ns;   /* time since it last acquired */
+    int alive;
+} fbus_reader_info;
+
+typedef struct fbus_stats {
+    char name[FBUS_NAME_MAX + 1];
+    fbus_transport transport;
+    fbus_state state;
+    int32_t producer_pid;
+    uint32_t uid;
+    uint32_t mode;
+    uint64_t session;
+    uint64_t region_size;
+    uint32_t slots;
+    uint64_t slot_size;
+    fbus_format format;     /* of the newest frame; zeroed before the first */
+    uint64_t frames;        /* published */
+    uint64_t writer_waits;  /* times the writer waited for a lossless reader */
+    uint64_t forced;        /* slots reused while a latest reader held them */
+    double fps;             /* published over the last second or so */
+    int64_t heartbeat_age_ns;
+    int64_t last_publish_age_ns; /* -1 before the first frame */
+    uint32_t nb_readers;
+    fbus_reader_info readers[FBUS_MAX_READERS];
+} fbus_stats;
+
+/*
+ * Read the state of a bus without joining it (needs only read access).
+ * Returns 0, -ENOENT, -EACCES, FBUS_EBADNAME, FBUS_EBADREGION, FBUS_EVERSION.
+ */
+FBUS_EXTERN int fbus_stat(const char *name, fbus_transport transport, fbus_stats *st);
+
+/* Call fn for every bus on this host, both transports. Stops when fn returns
+ * non-zero and returns that value; else 0 or a negative errno. */
+FBUS_EXTERN int fbus_list(int (*fn)(const char *name, fbus_transport t, void *opaque),
+                          void *opaque);
+
+/* Remove a bus's name (readers already attached keep their mapping).
+ * Returns 0, -ENOENT, -EACCES, FBUS_EBADNAME. */
+FBUS_EXTERN int fbus_unlink(const char *name, fbus_transport transport);
+
+/* CLOCK_MONOTONIC in nanoseconds, the clock of publish_ns. */
+FBUS_EXTERN int64_t fbus_now_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FRAMEBUS_FRAMEBUS_H */

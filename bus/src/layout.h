@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The region layout: an ABI between processes that may run different builds.
+ * Fixed-width fields, offsets instead of pointers, every size and offset
+ * pinned with _Static_assert. Bump FBUS__LAYOUT_VERSION on any change.
+ */
+#ifndef FBUS_LAYOUT_H
+#define FBUS_LAYOUT_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "framebus/framebus.h"
+
+#define FBUS__MAGIC UINT64_C(0x3153554245524646) /* "FFREBUS1" little-endian */
+#define FBUS__LAYOUT_VERSION 1u
+#define FBUS__CACHELINE 64
+#define FBUS__PAGE 4096
+
+/* Header state word. */
+enum {
+    FBUS__STATE_LIVE = 1,
+    FBUS__STATE_ENDED = 2,
+    FBUS__STATE_REPLACED = 3, /* a fresh region holds the name now */
+};
+
+/* Reader entry state word. */
+enum {
+    FBUS__ENTRY_FREE = 0,
+    FBUS__ENTRY_CLAIMED = 1, /* being filled in by its reader */
+    FBUS__ENTRY_ACTIVE = 2,
+};
+
+/*
+ * A cursor packs a frame's sequence number with the slot that holds it so
+ * both travel in one atomic word: seq << 8 | slot. 0 means "none".
+ */
+#define FBUS__CURSOR(seq, slot) (((uint64_t)(seq) << 8) | (uint64_t)(slot))
+#define FBUS__CURSOR_SEQ(c) ((c) >> 8)
+#define FBUS__CURSOR_SLOT(c) ((uint32_t)((c)&0xffu))
+
+/*
+ * The header: identity and geometry first (written once by the creator before
+ * the magic is stored with release order), then the producer's hot words,
+ * then one cache line per futex so waiters on one do not bounce the other.
+ */
+struct fbus__header {
+    /* Immutable after creation. */
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_size;
+    uint64_t total_size;
+    uint32_t slot_count;
+    uint32_t reader_count;
+    uint64_t slot_capacity;  /* usable bytes per slot */
+    uint64_t readers_offset; /* reader table */
+    uint64_t slots_offset;   /* slot descriptors */
+    uint64_t payload_offset; /* first payload, page aligned */
+    uint64_t payload_stride; /* bytes from one payload to the next */
+    uint64_t control_size;   /* header + reader table, page aligned */
+    int32_t producer_pid;
+    uint32_t producer_uid;
+    uint64_t producer_start; /* /proc/PID/stat starttime, against pid reuse */
+    uint64_t session;        /* random, new for every region */
+    uint32_t mode;
+    uint32_t transport;
+    int64_t created_ns; /* CLOCK_REALTIME */
+    char name[FBUS_NAME_MAX + 8];
+    uint8_t pad0[256 - 192];
+
+    /* Written by the producer only. */
+    alignas(FBUS__CACHELINE) _Atomic uint64_t cursor; /* newest published frame */
+    _Atomic int64_t heartbeat_ns;                     /* CLOCK_MONOTONIC */
+    _Atomic uint32_t state;
+    uint32_t pad1;
+    _Atomic uint64_t frames;       /* published */
+    _Atomic uint64_t writer_waits; /* waits for lossless readers */
+    _Atomic uint64_t forced;       /* slots reused under a latest reader */
+    _Atomic uint64_t fps_milli;    /* published frames per 1000 s, recent */
+    _Atomic int64_t last_publish_ns;
+
+    /* Readers wait here for a publish; the producer wakes them. */
+    alignas(FBUS__CACHELINE) _Atomic uint32_t publish_futex;
+    _Atomic uint32_t readers_waiting;
+    uint8_t pad2[FBUS__CACHELINE - 8];
+
+    /* The producer waits here for a lossless reader; readers wake it. */
+    alignas(FBUS__CACHELINE) _Atomic uint32_t release_futex;
+    _Atomic uint32_t writer_waiting;
+    uint8_t pad3[FBUS__CACHELINE - 8];
+};
+
+_Static_assert(offsetof(struct fbus__header, magic) == 0, "magic first");
+_Static_assert(offsetof(struct fbus__header, name) == 120, "header identity");
+_Static_assert(offsetof(struct fbus__header, cursor) == 256, "hot line");
+_Static_assert(offsetof(struct fbus__header, publish_futex) == 320, "futex line");
+_Static_assert(offsetof(struct fbus__header, release_futex) == 384, "futex line");
+_Static_assert(sizeof(struct fbus__header) == 448, "header size");
+
+/* One reader's entry, written only by that reader (and by the writer when it
+ * reclaims the entry of a dead reader). Two cache lines. */
+struct fbus__reader_entry {
+    _Atomic uint32_t state; /* FBUS__ENTRY_* */
+    uint32_t policy;
+    int32_t pid;
+    uint32_t uid;
+    uint64_t start; /* /proc/PID/stat starttime */
+    uint64_t session; /* producer session it registered with */
+    _Atomic uint64_t pin;      /* cursor of the held frame, 0 if none */
+    _Atomic uint64_t consumed; /* last seq released (lossless) or taken */
+    _Atomic int64_t heartbeat_ns;
+    uint8_t pad0[FBUS__CACHELINE - 56];
+    /* Counters, read by stats. */
+    _Atomic uint64_t frames;
+    _Atomic uint64_t overruns;
+    _Atomic uint64_t drops;
+    uint8_t pad1[FBUS__CACHELINE - 24];
+};
+
+_Static_assert(offsetof(struct fbus__reader_entry, pin) == 32, "entry pin");
+_Static_assert(offsetof(struct fbus__reader_entry, frames) == 64, "entry counters");
+_Static_assert(sizeof(struct fbus__reader_entry) == 128, "entry size");
+
+/*
+ * A slot descriptor. `lock` is a sequence word: 2*seq when the slot holds
+ * frame seq, 2*seq+1 while frame seq is being written into it. The rest is
+ * valid only while lock is even, and readers copy it before checking it.
+ */
+struct fbus__slot_desc {
+    _Atomic uint64_t lock;
+    int64_t pts;
+    int32_t tb_num;
+    int32_t tb_den;
+    int64_t publish_ns;
+    uint32_t flags;
+    uint32_t pad0;
+    uint8_t pad1[FBUS__CACHELINE - 40];
+    fbus_format format;
+};
+
+_Static_assert(sizeof(fbus_plane) == 24, "plane size");
+_Static_assert(sizeof(fbus_format) == 152, "format size");
+_Static_assert(offsetof(struct fbus__slot_desc, format) == 64, "desc format");
+_Static_assert(sizeof(struct fbus__slot_desc) == 216, "desc size");
+
+/* Descriptors are spaced one cache-line multiple apart. */
+#define FBUS__DESC_STRIDE 256u
+
+/* Geometry of a region with n slots of `capacity` bytes each. */
+struct fbus__geometry {
+    uint64_t readers_offset;
+    uint64_t slots_offset;
+    uint64_t control_size;
+    uint64_t payload_offset;
+    uint64_t payload_stride;
+    uint64_t total_size;
+};
+
+/* Compute the geometry; returns 0 or FBUS_ETOOBIG on overflow. */
+int fbus__geometry(uint32_t slots, uint32_t readers, uint64_t capacity,
+                   struct fbus__geometry *g);
+
+#endif /* FBUS_LAYOUT_H */
