@@ -14,10 +14,10 @@
 
 #include "framebus/framebus.h"
 
-#define FBUS__MAGIC UINT64_C(0x3153554245524646) /* "FFREBUS1" little-endian */
+#define FBUS__MAGIC          UINT64_C(0x3153554245524646) /* "FFREBUS1" little-endian */
 #define FBUS__LAYOUT_VERSION 1u
-#define FBUS__CACHELINE 64
-#define FBUS__PAGE 4096
+#define FBUS__CACHELINE      64
+#define FBUS__PAGE           4096
 
 /* Header state word. */
 enum {
@@ -38,8 +38,8 @@ enum {
  * both travel in one atomic word: seq << 8 | slot. 0 means "none".
  */
 #define FBUS__CURSOR(seq, slot) (((uint64_t)(seq) << 8) | (uint64_t)(slot))
-#define FBUS__CURSOR_SEQ(c) ((c) >> 8)
-#define FBUS__CURSOR_SLOT(c) ((uint32_t)((c)&0xffu))
+#define FBUS__CURSOR_SEQ(c)     ((c) >> 8)
+#define FBUS__CURSOR_SLOT(c)    ((uint32_t)((c)&0xffu))
 
 /*
  * The header: identity and geometry first (written once by the creator before
@@ -106,8 +106,8 @@ struct fbus__reader_entry {
     uint32_t policy;
     int32_t pid;
     uint32_t uid;
-    uint64_t start; /* /proc/PID/stat starttime */
-    uint64_t session; /* producer session it registered with */
+    uint64_t start;            /* /proc/PID/stat starttime */
+    uint64_t session;          /* producer session it registered with */
     _Atomic uint64_t pin;      /* cursor of the held frame, 0 if none */
     _Atomic uint64_t consumed; /* last seq released (lossless) or taken */
     _Atomic int64_t heartbeat_ns;
@@ -159,7 +159,6 @@ struct fbus__geometry {
 };
 
 /* Compute the geometry; returns 0 or FBUS_ETOOBIG on overflow. */
-int fbus__geometry(uint32_t slots, uint32_t readers, uint64_t capacity,
-                   struct fbus__geometry *g);
+int fbus__geometry(uint32_t slots, uint32_t readers, uint64_t capacity, struct fbus__geometry *g);
 
 #endif /* FBUS_LAYOUT_H */

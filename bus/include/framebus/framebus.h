@@ -24,11 +24,11 @@ extern "C" {
 #define FBUS_VERSION_MINOR 1
 
 /* Limits. A bus name is 1..FBUS_NAME_MAX characters of [A-Za-z0-9._-]. */
-#define FBUS_NAME_MAX 64
-#define FBUS_PIXFMT_MAX 32 /* including the terminating NUL */
-#define FBUS_MAX_PLANES 4
-#define FBUS_MAX_READERS 64
-#define FBUS_MAX_SLOTS 64
+#define FBUS_NAME_MAX      64
+#define FBUS_PIXFMT_MAX    32 /* including the terminating NUL */
+#define FBUS_MAX_PLANES    4
+#define FBUS_MAX_READERS   64
+#define FBUS_MAX_SLOTS     64
 #define FBUS_DEFAULT_SLOTS 3
 
 /*
@@ -39,18 +39,18 @@ extern "C" {
  * of these framebus codes, all below -10000. fbus_strerror() names each.
  */
 enum {
-    FBUS_EBADNAME = -10001,     /* name is not [A-Za-z0-9._-]{1,64} */
-    FBUS_EBADREGION = -10002,   /* region is corrupt, hostile or foreign */
-    FBUS_EVERSION = -10003,     /* region has another layout version */
-    FBUS_EOVERRUN = -10004,     /* writer reused the slot while it was read */
-    FBUS_EENDED = -10005,       /* producer ended the stream */
+    FBUS_EBADNAME = -10001,      /* name is not [A-Za-z0-9._-]{1,64} */
+    FBUS_EBADREGION = -10002,    /* region is corrupt, hostile or foreign */
+    FBUS_EVERSION = -10003,      /* region has another layout version */
+    FBUS_EOVERRUN = -10004,      /* writer reused the slot while it was read */
+    FBUS_EENDED = -10005,        /* producer ended the stream */
     FBUS_EPRODUCERGONE = -10006, /* producer died or stopped heartbeating */
-    FBUS_EREPLACED = -10007,    /* producer moved to a new region */
-    FBUS_EBUSY = -10008,        /* name is held by a live producer */
-    FBUS_EFULL = -10009,        /* reader table is full */
-    FBUS_EFORMAT = -10010,      /* unknown pixel format or bad frame format */
-    FBUS_ETOOBIG = -10011,      /* frame or region size out of range */
-    FBUS_EOBSERVER = -10012,    /* needs write access; bus is read-only */
+    FBUS_EREPLACED = -10007,     /* producer moved to a new region */
+    FBUS_EBUSY = -10008,         /* name is held by a live producer */
+    FBUS_EFULL = -10009,         /* reader table is full */
+    FBUS_EFORMAT = -10010,       /* unknown pixel format or bad frame format */
+    FBUS_ETOOBIG = -10011,       /* frame or region size out of range */
+    FBUS_EOBSERVER = -10012,     /* needs write access; bus is read-only */
 };
 
 /* Transports: both produce the same bytes, only the naming differs. */
@@ -118,12 +118,12 @@ typedef struct fbus_writer fbus_writer;
 
 /* Writer options; all-zero gives the defaults. */
 typedef struct fbus_writer_opts {
-    fbus_transport transport; /* default posix */
-    uint32_t slots;           /* 2..FBUS_MAX_SLOTS, default 3 */
-    uint64_t slot_size;       /* bytes per slot; 0: from `format`, else 8 MiB */
+    fbus_transport transport;  /* default posix */
+    uint32_t slots;            /* 2..FBUS_MAX_SLOTS, default 3 */
+    uint64_t slot_size;        /* bytes per slot; 0: from `format`, else 8 MiB */
     const fbus_format *format; /* optional: sizes the slots to fit it */
-    uint32_t mode;            /* permission bits, default 0600 */
-    uint32_t flags;           /* FBUS_WRITER_* */
+    uint32_t mode;             /* permission bits, default 0600 */
+    uint32_t flags;            /* FBUS_WRITER_* */
 } fbus_writer_opts;
 
 /* Do not start the heartbeat thread: the caller must then call
@@ -139,8 +139,7 @@ typedef struct fbus_writer_opts {
  * initialised holds the name), -EINVAL, FBUS_ETOOBIG, -ENOSPC, -ENOMEM.
  * On failure *out is NULL and nothing is left behind.
  */
-FBUS_EXTERN int fbus_writer_open(const char *name, const fbus_writer_opts *opts,
-                                 fbus_writer **out);
+FBUS_EXTERN int fbus_writer_open(const char *name, const fbus_writer_opts *opts, fbus_writer **out);
 
 /* Mark the stream ended, wake every reader, remove the name (if it is still
  * ours), unmap and free. NULL-safe. */
@@ -165,15 +164,15 @@ typedef struct fbus_slot {
  * Returns 0, -ETIMEDOUT, -EAGAIN (polling), FBUS_EFORMAT, FBUS_ETOOBIG,
  * -ENOSPC, -EINVAL (a slot is already acquired).
  */
-FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt,
-                                    int64_t timeout_ns, fbus_slot *slot);
+FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int64_t timeout_ns,
+                                    fbus_slot *slot);
 
 /* Timing of a published frame. */
 typedef struct fbus_meta {
-    int64_t pts;     /* presentation time in tb units, INT64_MIN if unknown */
-    int32_t tb_num;  /* time base, e.g. 1/90000; 0/0 if unknown */
+    int64_t pts;    /* presentation time in tb units, INT64_MIN if unknown */
+    int32_t tb_num; /* time base, e.g. 1/90000; 0/0 if unknown */
     int32_t tb_den;
-    uint32_t flags;  /* FBUS_FRAME_* */
+    uint32_t flags; /* FBUS_FRAME_* */
     uint32_t reserved;
 } fbus_meta;
 
@@ -204,10 +203,10 @@ FBUS_EXTERN uint64_t fbus_writer_session(const fbus_writer *w);
 typedef struct fbus_reader fbus_reader;
 
 typedef struct fbus_reader_opts {
-    fbus_transport transport;   /* default posix */
-    fbus_policy policy;         /* default latest */
+    fbus_transport transport;    /* default posix */
+    fbus_policy policy;          /* default latest */
     int64_t producer_timeout_ns; /* heartbeat age that means gone; 0: 1 s */
-    uint32_t flags;             /* FBUS_READER_* */
+    uint32_t flags;              /* FBUS_READER_* */
 } fbus_reader_opts;
 
 /* Succeed even if the bus does not exist yet: acquire waits for it. */
@@ -222,8 +221,7 @@ typedef struct fbus_reader_opts {
  * only read), -ENOMEM. A bus this user may read but not write is attached as
  * an observer automatically.
  */
-FBUS_EXTERN int fbus_reader_open(const char *name, const fbus_reader_opts *opts,
-                                 fbus_reader **out);
+FBUS_EXTERN int fbus_reader_open(const char *name, const fbus_reader_opts *opts, fbus_reader **out);
 
 /* Unregister, unmap and free. Releases a held frame. NULL-safe. */
 FBUS_EXTERN void fbus_reader_close(fbus_reader *r);
@@ -231,9 +229,9 @@ FBUS_EXTERN void fbus_reader_close(fbus_reader *r);
 /* A frame as a reader sees it. */
 typedef struct fbus_frame {
     const uint8_t *data[FBUS_MAX_PLANES]; /* valid until fbus_reader_release() */
-    fbus_format format; /* a validated private copy */
-    uint64_t seq;       /* 1, 2, 3... within a session */
-    uint64_t session;   /* producer session id */
+    fbus_format format;                   /* a validated private copy */
+    uint64_t seq;                         /* 1, 2, 3... within a session */
+    uint64_t session;                     /* producer session id */
     int64_t pts;
     int32_t tb_num;
     int32_t tb_den;
@@ -301,11 +299,11 @@ typedef struct fbus_stats {
     uint64_t region_size;
     uint32_t slots;
     uint64_t slot_size;
-    fbus_format format;     /* of the newest frame; zeroed before the first */
-    uint64_t frames;        /* published */
-    uint64_t writer_waits;  /* times the writer waited for a lossless reader */
-    uint64_t forced;        /* slots reused while a latest reader held them */
-    double fps;             /* published over the last second or so */
+    fbus_format format;    /* of the newest frame; zeroed before the first */
+    uint64_t frames;       /* published */
+    uint64_t writer_waits; /* times the writer waited for a lossless reader */
+    uint64_t forced;       /* slots reused while a latest reader held them */
+    double fps;            /* published over the last second or so */
     int64_t heartbeat_age_ns;
     int64_t last_publish_age_ns; /* -1 before the first frame */
     uint32_t nb_readers;

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private declarations shared by the library's files: the transport table,
+ * the attached-region handle, liveness and futex helpers.
+ */
+#ifndef FBUS_INTERNAL_H
+#define FBUS_INTERNAL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "layout.h"
+
+/* A mapping of a bus region, as a transport hands it out. */
+struct fbus__mapping {
+    uint8_t *base;
+    uint64_t size;
+    int writable;
+    uid_t uid;      /* owner of the object */
+    uint32_t mode;  /* its permission bits */
+    int fd;         /* posix: the object's descriptor, else -1 */
+    int shmid;      /* sysv: the segment id, else -1 */
+    uint64_t ident; /* inode (posix) or shmid (sysv): names this object */
+};
+
+/*
+ * A transport gives shared mappings for names. Everything else (layout,
+ * protocol, validation) is the same for all of them.
+ */
+struct fbus__transport {
+    const char *name;
+    /* Create the object exclusively and map it read-write: 0, -EEXIST... */
+    int (*create)(const char *name, uint64_t size, uint32_t mode, struct fbus__mapping *m);
+    /* Map an existing object, read-write if allowed and want_write, else
+     * read-only: 0, -ENOENT, -EACCES, FBUS_EBADREGION (too small). */
+    int (*open)(const char *name, int want_write, struct fbus__mapping *m);
+    /* Remove the name; if m is not NULL only while it still names m. */
+    int (*unlink)(const char *name, const struct fbus__mapping *m);
+    void (*close)(struct fbus__mapping *m);
+    /* Call fn for every bus name of this transport. */
+    int (*list)(int (*fn)(const char *name, fbus_transport t, void *opaque), void *opaque);
+};
+
+extern const struct fbus__transport fbus__transport_posix;
+extern const struct fbus__transport fbus__transport_sysv;
+
+/* The transport for t, or NULL. */
+const struct fbus__transport *fbus__transport_get(fbus_transport t);
+
+/* Region geometry and the per-frame view of it, kept privately after the
+ * header was validated once: nothing below is re-read from shared memory. */
+struct fbus__region {
+    struct fbus__mapping map;
+    const struct fbus__transport *tp;
+    struct fbus__header *hdr;
+    struct fbus__reader_entry *readers;
+    struct fbus__slot_desc *descs; /* read-only for readers */
+    uint8_t *payload;
+    uint32_t slot_count;
+    uint32_t reader_count;
+    uint64_t slot_capacity;
+    uint64_t payload_stride;
+    uint64_t session;
+    int32_t producer_pid;
+    uint64_t producer_start;
+};
+
+static inline struct fbus__slot_desc *fbus__desc(const struct fbus__region *rg, uint32_t i)
+{
+    return (struct fbus__slot_desc *)((uint8_t *)rg->descs + (uint64_t)i * FBUS__DESC_STRIDE);
+}
+
+static inline uint8_t *fbus__payload(const struct fbus__region *rg, uint32_t i)
+{
+    return rg->payload + (uint64_t)i * rg->payload_stride;
+}
+
+/* region.c */
+int fbus__region_create(const char *name, fbus_transport t, uint32_t slots, uint64_t capacity,
+                        uint32_t mode, struct fbus__region *rg);
+int fbus__region_attach(const char *name, fbus_transport t, int want_write,
+                        struct fbus__region *rg);
+void fbus__region_detach(struct fbus__region *rg);
+
+/* validate.c: check a private copy of a header against the mapping size. */
+int fbus__validate_header(const struct fbus__header *h, uint64_t map_size, const char *name);
+
+/* liveness.c */
+uint64_t fbus__proc_start(pid_t pid); /* 0 if the process is gone or a zombie */
+int fbus__pid_alive(pid_t pid, uint64_t start);
+/* FBUS__STATE_* for a live/ended/replaced producer, or 0 if it is gone. */
+int fbus__producer_status(const struct fbus__region *rg, int64_t timeout_ns, int64_t now);
+/* Whether a reader entry's owner is still running. */
+int fbus__entry_alive(const struct fbus__reader_entry *e);
+
+/* futex.c: wait while *word == val, at most timeout_ns (>= 0). */
+int fbus__futex_wait(_Atomic uint32_t *word, uint32_t val, int64_t timeout_ns);
+void fbus__futex_wake(_Atomic uint32_t *word, int n);
+
+/* util.c */
+uint64_t fbus__random64(void);
+int64_t fbus__realtime_ns(void);
+void fbus__sleep_ns(int64_t ns);
+void fbus__posix_path(const char *name, char *buf, size_t len); /* "/framebus.NAME" */
+void fbus__sysv_keyfile(const char *name, char *buf,
+                        size_t len); /* "/dev/shm/framebus-sysv.NAME" */
+
+#define FBUS__SHM_DIR      "/dev/shm"
+#define FBUS__POSIX_PREFIX "framebus."
+#define FBUS__SYSV_PREFIX  "framebus-sysv."
+
+/* Timing of the liveness protocol. */
+#define FBUS__HEARTBEAT_NS        (50 * 1000000LL)  /* producer refresh period */
+#define FBUS__STALE_NS            (250 * 1000000LL) /* then check the pid */
+#define FBUS__PRODUCER_TIMEOUT_NS 1000000000LL      /* default: gone even if pid lives */
+#define FBUS__WAIT_CHUNK_NS       (50 * 1000000LL)  /* longest single futex sleep */
+#define FBUS__JOINING             UINT64_MAX        /* consumed value while registering */
+
+#endif /* FBUS_INTERNAL_H */

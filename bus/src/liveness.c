@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Is a process still there? A pid alone is not an identity (pids are reused),
+ * so each is paired with its start time from /proc/PID/stat. A zombie counts
+ * as gone: it will never touch the region again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+uint64_t fbus__proc_start(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    ssize_t n;
+    int fd, field;
+    uint64_t start;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* The command name may hold spaces and parentheses: skip to the last ')'. */
+    p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return 0;
+    p += 2;
+    if (*p == 'Z' || *p == 'X')
+        return 0;
+    /* p is at field 3 (state); starttime is field 22. */
+    for (field = 3; field < 22 && p; field++) {
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    if (!p)
+        return 0;
+    start = strtoull(p, NULL, 10);
+    return start ? start : 1;
+}
+
+int fbus__pid_alive(pid_t pid, uint64_t start)
+{
+    uint64_t now;
+
+    if (pid <= 0)
+        return 0;
+    now = fbus__proc_start(pid);
+    if (now == 0) {
+        /* Without /proc (or in another pid namespace) fall back to kill(0). */
+        if (kill(pid, 0) == 0 || errno == EPERM)
+            return access("/proc/self/stat", R_OK) != 0;
+        return 0;
+    }
+    return start == 0 || now == start;
+}
+
+int fbus__producer_status(const struct fbus__region *rg, int64_t timeout_ns, int64_t now)
+{
+    uint32_t state = atomic_load_explicit(&rg->hdr->state, memory_order_acquire);
+    int64_t age;
+
+    if (state == FBUS__STATE_ENDED || state == FBUS__STATE_REPLACED)
+        return (int)state;
+    if (state != FBUS__STATE_LIVE)
+        return 0;
+    age = now - atomic_load_explicit(&rg->hdr->heartbeat_ns, memory_order_relaxed);
+    if (age > FBUS__STALE_NS && !fbus__pid_alive(rg->producer_pid, rg->producer_start))
+        return 0;
+    if (age > timeout_ns)
+        return 0;
+    return FBUS__STATE_LIVE;
+}
+
+int fbus__entry_alive(const struct fbus__reader_entry *e)
+{
+    return fbus__pid_alive(e->pid, e->start);
+}

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * POSIX shared memory transport: one shm_open object per bus, named
+ * "/framebus.NAME", sized with ftruncate, its size learnt with fstat.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int map_fd(int fd, uint64_t size, int writable, struct fbus__mapping *m)
+{
+    void *p = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+
+    if (p == MAP_FAILED)
+        return -errno;
+    m->base = p;
+    m->size = size;
+    m->writable = writable;
+    m->fd = fd;
+    m->shmid = -1;
+    return 0;
+}
+
+static int posix_create(const char *name, uint64_t size, uint32_t mode, struct fbus__mapping *m)
+{
+    char path[FBUS_NAME_MAX + 16];
+    int fd, err;
+    struct stat st;
+
+    fbus__posix_path(name, path, sizeof(path));
+    fd = shm_open(path, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -errno;
+    /* shm_open's mode is filtered by the umask; the user asked for `mode`. */
+    if (fchmod(fd, mode) < 0 || ftruncate(fd, (off_t)size) < 0 || fstat(fd, &st) < 0)
+        goto fail;
+    /* ftruncate does not reserve tmpfs pages: claim them now, so a region
+     * larger than /dev/shm fails here rather than with SIGBUS later. */
+    err = posix_fallocate(fd, 0, (off_t)size);
+    if (err) {
+        errno = err == EFBIG ? ENOSPC : err;
+        goto fail;
+    }
+    err = map_fd(fd, size, 1, m);
+    if (err < 0) {
+        errno = -err;
+        goto fail;
+    }
+    m->uid = st.st_uid;
+    m->mode = mode;
+    m->ident = st.st_ino;
+    return 0;
+
+fail:
+    err = -errno;
+    close(fd);
+    shm_unlink(path);
+    return err;
+}
+
+static int posix_open(const char *name, int want_write, struct fbus__mapping *m)
+{
+    char path[FBUS_NAME_MAX + 16];
+    int fd = -1, writable = want_write, err;
+    struct stat st;
+
+    fbus__posix_path(name, path, sizeof(path));
+    if (want_write)
+        fd = shm_open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (fd < 0 && (!want_write || errno == EACCES || errno == EPERM)) {
+        writable = 0;
+        fd = shm_open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+    }
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0)
+        goto fail_errno;
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(struct fbus__header)) {
+        err = FBUS_EBADREGION;
+        goto fail;
+    }
+    err = map_fd(fd, (uint64_t)st.st_size, writable, m);
+    if (err < 0)
+        goto fail;
+    m->uid = st.st_uid;
+    m->mode = st.st_mode & 07777;
+    m->ident = st.st_ino;
+    return 0;
+
+fail_errno:
+    err = -errno;
+fail:
+    close(fd);
+    return err;
+}
+
+static int posix_unlink(const char *name, const struct fbus__mapping *m)
+{
+    char path[FBUS_NAME_MAX + 16];
+
+    fbus__posix_path(name, path, sizeof(path));
+    if (m) {
+        /* Only remove the name while it is still ours: a new producer may
+         * already have taken it over. */
+        char file[FBUS_NAME_MAX + 32];
+        struct stat st;
+
+        snprintf(file, sizeof(file), FBUS__SHM_DIR "%s", path);
+        if (lstat(file, &st) < 0)
+            return -errno;
+        if ((uint64_t)st.st_ino != m->ident)
+            return -ENOENT;
+    }
+    if (shm_unlink(path) < 0)
+        return -errno;
+    return 0;
+}
+
+static void posix_close(struct fbus__mapping *m)
+{
+    if (m->base)
+        munmap(m->base, m->size);
+    if (m->fd >= 0)
+        close(m->fd);
+    m->base = NULL;
+    m->fd = -1;
+}
+
+static int posix_list(int (*fn)(const char *, fbus_transport, void *), void *opaque)
+{
+    DIR *d = opendir(FBUS__SHM_DIR);
+    struct dirent *de;
+    size_t plen = strlen(FBUS__POSIX_PREFIX);
+    int rc = 0;
+
+    if (!d)
+        return -errno;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strncmp(n, FBUS__POSIX_PREFIX, plen) != 0 || fbus_name_check(n + plen) != 0)
+            continue;
+        rc = fn(n + plen, FBUS_TRANSPORT_POSIX, opaque);
+    }
+    closedir(d);
+    return rc;
+}
+
+const struct fbus__transport fbus__transport_posix = {
+    .name = "posix",
+    .create = posix_create,
+    .open = posix_open,
+    .unlink = posix_unlink,
+    .close = posix_close,
+    .list = posix_list,
+};
+
+const struct fbus__transport *fbus__transport_get(fbus_transport t)
+{
+    switch (t) {
+    case FBUS_TRANSPORT_POSIX:
+        return &fbus__transport_posix;
+    case FBUS_TRANSPORT_SYSV:
+        return &fbus__transport_sysv;
+    }
+    return NULL;
+}

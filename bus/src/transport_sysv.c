@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * System V shared memory transport. The key comes from ftok() on a key file
+ * "/dev/shm/framebus-sysv.NAME" that the producer creates exclusively; the
+ * file also makes SysV buses visible to `framebus list`. Size and owner come
+ * from shmctl(IPC_STAT); IPC_RMID on close.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define PROJ_ID 'F'
+
+static int key_of(const char *path, key_t *key)
+{
+    *key = ftok(path, PROJ_ID);
+    return *key == (key_t)-1 ? -errno : 0;
+}
+
+static int attach(int id, int writable, struct fbus__mapping *m)
+{
+    struct shmid_ds ds;
+    void *p;
+
+    if (shmctl(id, IPC_STAT, &ds) < 0)
+        return -errno;
+    p = shmat(id, NULL, writable ? 0 : SHM_RDONLY);
+    if (p == (void *)-1)
+        return -errno;
+    m->base = p;
+    m->size = ds.shm_segsz;
+    m->writable = writable;
+    m->uid = ds.shm_perm.uid;
+    m->mode = ds.shm_perm.mode & 0777;
+    m->fd = -1;
+    m->shmid = id;
+    m->ident = (uint64_t)id;
+    return 0;
+}
+
+static int sysv_create(const char *name, uint64_t size, uint32_t mode, struct fbus__mapping *m)
+{
+    char path[FBUS_NAME_MAX + 32];
+    key_t key;
+    int fd, id = -1, err;
+
+    fbus__sysv_keyfile(name, path, sizeof(path));
+    fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -errno;
+    if (fchmod(fd, mode) < 0)
+        goto fail_errno;
+    close(fd);
+    fd = -1;
+    err = key_of(path, &key);
+    if (err < 0)
+        goto fail;
+    id = shmget(key, size, IPC_CREAT | IPC_EXCL | (int)(mode & 0777));
+    if (id < 0 && errno == EEXIST) {
+        /* Our key file is new, so a segment under its key is a leftover of an
+         * older key file that had the same inode. Remove it if it is ours. */
+        struct shmid_ds ds;
+        int old = shmget(key, 0, 0);
+        if (old >= 0 && shmctl(old, IPC_STAT, &ds) == 0 && ds.shm_perm.uid == geteuid() &&
+            ds.shm_nattch == 0)
+            shmctl(old, IPC_RMID, NULL);
+        id = shmget(key, size, IPC_CREAT | IPC_EXCL | (int)(mode & 0777));
+    }
+    if (id < 0) {
+        err = errno == EINVAL ? FBUS_ETOOBIG : -errno;
+        goto fail;
+    }
+    err = attach(id, 1, m);
+    if (err < 0)
+        goto fail;
+    return 0;
+
+fail_errno:
+    err = -errno;
+fail:
+    if (fd >= 0)
+        close(fd);
+    if (id >= 0)
+        shmctl(id, IPC_RMID, NULL);
+    unlink(path);
+    return err;
+}
+
+static int sysv_open(const char *name, int want_write, struct fbus__mapping *m)
+{
+    char path[FBUS_NAME_MAX + 32];
+    struct stat st;
+    key_t key;
+    int id, err;
+
+    fbus__sysv_keyfile(name, path, sizeof(path));
+    if (lstat(path, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return FBUS_EBADREGION;
+    err = key_of(path, &key);
+    if (err < 0)
+        return err;
+    id = shmget(key, 0, 0);
+    if (id < 0)
+        return errno == ENOENT ? -ENOENT : -errno;
+    err = attach(id, want_write, m);
+    if (err == -EACCES && want_write)
+        err = attach(id, 0, m);
+    if (err < 0)
+        return err;
+    if (m->size < sizeof(struct fbus__header)) {
+        shmdt(m->base);
+        m->base = NULL;
+        return FBUS_EBADREGION;
+    }
+    return 0;
+}
+
+static int sysv_unlink(const char *name, const struct fbus__mapping *m)
+{
+    char path[FBUS_NAME_MAX + 32];
+    key_t key;
+    int id, err;
+
+    fbus__sysv_keyfile(name, path, sizeof(path));
+    err = key_of(path, &key);
+    if (err < 0)
+        return err;
+    id = shmget(key, 0, 0);
+    if (m && id != m->shmid) {
+        /* The name belongs to someone else now; still drop our segment. */
+        shmctl(m->shmid, IPC_RMID, NULL);
+        return -ENOENT;
+    }
+    if (id >= 0 && shmctl(id, IPC_RMID, NULL) < 0)
+        return -errno;
+    if (unlink(path) < 0)
+        return -errno;
+    return 0;
+}
+
+static void sysv_close(struct fbus__mapping *m)
+{
+    if (m->base)
+        shmdt(m->base);
+    m->base = NULL;
+}
+
+static int sysv_list(int (*fn)(const char *, fbus_transport, void *), void *opaque)
+{
+    DIR *d = opendir(FBUS__SHM_DIR);
+    struct dirent *de;
+    size_t plen = strlen(FBUS__SYSV_PREFIX);
+    int rc = 0;
+
+    if (!d)
+        return -errno;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strncmp(n, FBUS__SYSV_PREFIX, plen) != 0 || fbus_name_check(n + plen) != 0)
+            continue;
+        rc = fn(n + plen, FBUS_TRANSPORT_SYSV, opaque);
+    }
+    closedir(d);
+    return rc;
+}
+
+const struct fbus__transport fbus__transport_sysv = {
+    .name = "sysv",
+    .create = sysv_create,
+    .open = sysv_open,
+    .unlink = sysv_unlink,
+    .close = sysv_close,
+    .list = sysv_list,
+};

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* Clocks, randomness and the names objects get in each namespace. */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+FBUS_EXTERN int64_t fbus_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t fbus__realtime_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void fbus__sleep_ns(int64_t ns)
+{
+    struct timespec ts = {.tv_sec = ns / 1000000000LL, .tv_nsec = ns % 1000000000LL};
+
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+        ;
+}
+
+uint64_t fbus__random64(void)
+{
+    uint64_t v = 0;
+
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+        /* No entropy yet (early boot): a session id only has to differ from
+         * the previous producer's, which time and pid make sure of. */
+        v = (uint64_t)fbus__realtime_ns() ^ ((uint64_t)getpid() << 32);
+    }
+    return v ? v : 1;
+}
+
+void fbus__posix_path(const char *name, char *buf, size_t len)
+{
+    snprintf(buf, len, "/" FBUS__POSIX_PREFIX "%s", name);
+}
+
+void fbus__sysv_keyfile(const char *name, char *buf, size_t len)
+{
+    snprintf(buf, len, FBUS__SHM_DIR "/" FBUS__SYSV_PREFIX "%s", name);
+}
