@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Demux and decode the video stream of any libavformat input: send packets,
+ * receive frames, drain at the end of the input, and restart from the start
+ * when looping with timestamps that keep increasing.
+ */
+#include "decode.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+
+/* After this many decode errors in a row without a single frame the input
+ * is not video this decoder can handle. */
+#define MAX_ERRORS_IN_A_ROW 1000
+
+struct prod_decoder {
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    AVPacket *pkt;
+    const char *url;
+    int stream;
+    int loop;
+    int draining;  /* the decoder was sent the end of input */
+    int truncated; /* reading stopped on an error, not end of file */
+    int rebase;    /* next frame starts a new pass: recompute the offset */
+    int errors_in_a_row;
+    AVRational tb;
+    int64_t pts_offset; /* added to the input's pts, grows with each loop */
+    int64_t last_pts;   /* last pts returned (offset applied) */
+    int64_t last_dur;
+    uint64_t pass_frames;
+    uint64_t total_frames;
+    uint64_t corrupt;
+    const volatile sig_atomic_t *stop;
+};
+
+static int interrupted(void *opaque)
+{
+    const prod_decoder *d = opaque;
+    return d->stop && *d->stop;
+}
+
+static void set_err(char *err, size_t errlen, const char *url, const char *what, int ret)
+{
+    char buf[AV_ERROR_MAX_STRING_SIZE];
+
+    if (ret == 0) {
+        snprintf(err, errlen, "%s: %s", url, what);
+        return;
+    }
+    av_strerror(ret, buf, sizeof(buf));
+    snprintf(err, errlen, "%s: %s (%s)", url, what, buf);
+}
+
+int prod_decoder_open(const char *url, int loop, const volatile sig_atomic_t *stop,
+                      prod_decoder **out, char *err, size_t errlen)
+{
+    prod_decoder *d;
+    const AVCodec *codec;
+    AVStream *st;
+    int ret;
+
+    *out = NULL;
+    d = calloc(1, sizeof(*d));
+    if (!d) {
+        snprintf(err, errlen, "%s: out of memory", url);
+        return AVERROR(ENOMEM);
+    }
+    d->url = url;
+    d->loop = loop;
+    d->stop = stop;
+    d->last_pts = AV_NOPTS_VALUE;
+    d->stream = -1;
+
+    d->fmt = avformat_alloc_context();
+    d->pkt = av_packet_alloc();
+    if (!d->fmt || !d->pkt) {
+        ret = AVERROR(ENOMEM);
+        snprintf(err, errlen, "%s: out of memory", url);
+        goto fail;
+    }
+    d->fmt->interrupt_callback.callback = interrupted;
+    d->fmt->interrupt_callback.opaque = d;
+
+    ret = avformat_open_input(&d->fmt, url, NULL, NULL);
+    if (ret < 0) {
+        /* avformat_open_input frees the context on failure. */
+        if (ret == AVERROR_INVALIDDATA || ret == AVERROR_EOF)
+            set_err(err, errlen, url, "not a media file", 0);
+        else
+            set_err(err, errlen, url, av_err2str(ret), 0);
+        goto fail;
+    }
+    ret = avformat_find_stream_info(d->fmt, NULL);
+    if (ret < 0) {
+        set_err(err, errlen, url, "not a media file", 0);
+        goto fail;
+    }
+    ret = av_find_best_stream(d->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    if (ret < 0) {
+        /* AVERROR_DECODER_NOT_FOUND comes only with a decoder to look up. */
+        set_err(err, errlen, url, "no video stream", 0);
+        ret = AVERROR_STREAM_NOT_FOUND;
+        goto fail;
+    }
+    d->stream = ret;
+    st = d->fmt->streams[d->stream];
+    d->tb = st->time_base;
+    for (unsigned i = 0; i < d->fmt->nb_streams; i++) {
+        if ((int)i != d->stream)
+            d->fmt->streams[i]->discard = AVDISCARD_ALL;
+    }
+
+    codec = avcodec_find_decoder(st->codecpar->codec_id);
+    if (!codec) {
+        snprintf(err, errlen, "%s: no decoder for video codec '%s'", url,
+                 avcodec_get_name(st->codecpar->codec_id));
+        ret = AVERROR_DECODER_NOT_FOUND;
+        goto fail;
+    }
+    d->dec = avcodec_alloc_context3(codec);
+    if (!d->dec) {
+        ret = AVERROR(ENOMEM);
+        snprintf(err, errlen, "%s: out of memory", url);
+        goto fail;
+    }
+    ret = avcodec_parameters_to_context(d->dec, st->codecpar);
+    if (ret < 0) {
+        set_err(err, errlen, url, "bad codec parameters", ret);
+        goto fail;
+    }
+    d->dec->pkt_timebase = st->time_base;
+    d->dec->thread_count = 0; /* one per core */
+    d->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    ret = avcodec_open2(d->dec, codec, NULL);
+    if (ret < 0) {
+        char what[128];
+        snprintf(what, sizeof(what), "cannot open the '%s' decoder", codec->name);
+        set_err(err, errlen, url, what, ret);
+        goto fail;
+    }
+    *out = d;
+    return 0;
+
+fail:
+    prod_decoder_close(d);
+    return ret;
+}
+
+/* Go back to the start of the input for another pass. */
+static int restart(prod_decoder *d, char *err, size_t errlen)
+{
+    int64_t start = d->fmt->start_time != AV_NOPTS_VALUE ? d->fmt->start_time : 0;
+    int ret;
+
+    ret = avformat_seek_file(d->fmt, -1, INT64_MIN, start, start, 0);
+    if (ret < 0)
+        ret = av_seek_frame(d->fmt, d->stream, 0, AVSEEK_FLAG_BYTE | AVSEEK_FLAG_BACKWARD);
+    if (ret < 0) {
+        set_err(err, errlen, d->url, "cannot loop: input is not seekable", ret);
+        return ret;
+    }
+    avcodec_flush_buffers(d->dec);
+    d->draining = 0;
+    d->truncated = 0;
+    d->rebase = 1;
+    d->pass_frames = 0;
+    return 0;
+}
+
+static int64_t frame_duration(const prod_decoder *d, const AVFrame *frame, int64_t prev_pts,
+                              int64_t pts)
+{
+    AVRational rate = d->fmt->streams[d->stream]->avg_frame_rate;
+    int64_t dur;
+
+    if (frame->pkt_duration > 0)
+        return frame->pkt_duration;
+    if (rate.num > 0 && rate.den > 0) {
+        dur = av_rescale_q(1, av_inv_q(rate), d->tb);
+        if (dur > 0)
+            return dur;
+    }
+    if (prev_pts != AV_NOPTS_VALUE && pts > prev_pts)
+        return pts - prev_pts;
+    return 1;
+}
+
+/* Turn the input's timestamp into one that keeps increasing across loops. */
+static void stamp(prod_decoder *d, AVFrame *frame)
+{
+    int64_t raw = frame->best_effort_timestamp;
+    int64_t prev = d->last_pts;
+    int64_t pts;
+
+    if (raw == AV_NOPTS_VALUE) {
+        pts = prev == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : prev + d->last_dur;
+    } else {
+        if (d->rebase && prev != AV_NOPTS_VALUE)
+            d->pts_offset = prev + d->last_dur - raw;
+        pts = raw + d->pts_offset;
+    }
+    d->rebase = 0;
+    d->last_dur = frame_duration(d, frame, prev, pts);
+    d->last_pts = pts;
+    frame->pts = pts;
+}
+
+int prod_decoder_next(prod_decoder *d, AVFrame *frame, char *err, size_t errlen)
+{
+    int ret;
+
+    for (;;) {
+        ret = avcodec_receive_frame(d->dec, frame);
+        if (ret == 0) {
+            d->errors_in_a_row = 0;
+            d->pass_frames++;
+            d->total_frames++;
+            stamp(d, frame);
+            return 0;
+        }
+        if (ret == AVERROR_EOF) {
+            if (d->total_frames == 0) {
+                set_err(err, errlen, d->url, "could not decode any video frame", 0);
+                return AVERROR_INVALIDDATA;
+            }
+            /* A pass without a single frame would loop forever. */
+            if (!d->loop || d->pass_frames == 0)
+                return AVERROR_EOF;
+            ret = restart(d, err, errlen);
+            if (ret < 0)
+                return ret;
+            continue;
+        }
+        if (ret != AVERROR(EAGAIN)) {
+            if (ret == AVERROR(ENOMEM)) {
+                snprintf(err, errlen, "%s: out of memory", d->url);
+                return ret;
+            }
+            /* A damaged packet: count it and go on with the next one. */
+            d->corrupt++;
+            if (++d->errors_in_a_row > MAX_ERRORS_IN_A_ROW && d->total_frames == 0) {
+                set_err(err, errlen, d->url, "could not decode any video frame", ret);
+                return ret;
+            }
+            continue;
+        }
+
+        ret = av_read_frame(d->fmt, d->pkt);
+        if (ret == AVERROR_EXIT) {
+            snprintf(err, errlen, "%s: interrupted", d->url);
+            return ret;
+        }
+        if (ret < 0) {
+            if (ret != AVERROR_EOF)
+                d->truncated = 1;
+            if (d->draining)
+                return AVERROR_EOF; /* the decoder already has it all */
+            d->draining = 1;
+            avcodec_send_packet(d->dec, NULL);
+            continue;
+        }
+        if (d->pkt->stream_index != d->stream) {
+            av_packet_unref(d->pkt);
+            continue;
+        }
+        ret = avcodec_send_packet(d->dec, d->pkt);
+        av_packet_unref(d->pkt);
+        if (ret == AVERROR(ENOMEM)) {
+            snprintf(err, errlen, "%s: out of memory", d->url);
+            return ret;
+        }
+        if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF) {
+            d->corrupt++;
+            if (++d->errors_in_a_row > MAX_ERRORS_IN_A_ROW && d->total_frames == 0) {
+                set_err(err, errlen, d->url, "could not decode any video frame", ret);
+                return ret;
+            }
+        }
+    }
+}
+
+AVRational prod_decoder_time_base(const prod_decoder *d)
+{
+    return d->tb;
+}
+
+uint64_t prod_decoder_corrupt(const prod_decoder *d)
+{
+    return d->corrupt;
+}
+
+int prod_decoder_truncated(const prod_decoder *d)
+{
+    return d->truncated;
+}
+
+const char *prod_decoder_codec(const prod_decoder *d)
+{
+    return d->dec->codec->name;
+}
+
+void prod_decoder_close(prod_decoder *d)
+{
+    if (!d)
+        return;
+    avcodec_free_context(&d->dec);
+    avformat_close_input(&d->fmt);
+    av_packet_free(&d->pkt);
+    free(d);
+}
