@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The main job: build framebus, start a producer on the built-in test
+# pattern and a viewer on the same bus. With no display the viewer runs
+# headless and says so. Extra arguments go to the viewer (e.g. --frames 300).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFBUS_BUILD_TESTS=OFF >/dev/null
+cmake --build build -j "$(nproc)" >/dev/null
+bus=demo-$$
+build/producer/framebus-producer --bus "$bus" --quiet &
+producer=$!
+trap 'kill $producer 2>/dev/null; wait $producer 2>/dev/null' EXIT
+build/viewer/framebus-viewer --bus "$bus" "$@"
