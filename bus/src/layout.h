@@ -103,11 +103,13 @@ _Static_assert(sizeof(struct fbus__header) == 448, "header size");
  * reclaims the entry of a dead reader). Two cache lines. */
 struct fbus__reader_entry {
     _Atomic uint32_t state; /* FBUS__ENTRY_* */
-    uint32_t policy;
-    int32_t pid;
-    uint32_t uid;
-    uint64_t start;            /* /proc/PID/stat starttime */
-    uint64_t session;          /* producer session it registered with */
+    /* Identity: atomic only because the writer may read it while the entry
+     * is being claimed again; relaxed order is enough. */
+    _Atomic uint32_t policy;
+    _Atomic int32_t pid;
+    _Atomic uint32_t uid;
+    _Atomic uint64_t start;    /* /proc/PID/stat starttime */
+    _Atomic uint64_t session;  /* producer session it registered with */
     _Atomic uint64_t pin;      /* cursor of the held frame, 0 if none */
     _Atomic uint64_t consumed; /* last seq released (lossless) or taken */
     _Atomic int64_t heartbeat_ns;

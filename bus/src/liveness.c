@@ -84,5 +84,6 @@ int fbus__producer_status(const struct fbus__region *rg, int64_t timeout_ns, int
 
 int fbus__entry_alive(const struct fbus__reader_entry *e)
 {
-    return fbus__pid_alive(e->pid, e->start);
+    return fbus__pid_alive(atomic_load_explicit(&e->pid, memory_order_relaxed),
+                           atomic_load_explicit(&e->start, memory_order_relaxed));
 }

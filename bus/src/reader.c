@@ -51,11 +51,11 @@ static int register_entry(struct fbus_reader *r)
 
         if (!atomic_compare_exchange_strong(&e->state, &expect, FBUS__ENTRY_CLAIMED))
             continue;
-        e->pid = getpid();
-        e->uid = geteuid();
-        e->start = fbus__proc_start(getpid());
-        e->session = rg->session;
-        e->policy = r->policy;
+        atomic_store_explicit(&e->pid, getpid(), memory_order_relaxed);
+        atomic_store_explicit(&e->uid, geteuid(), memory_order_relaxed);
+        atomic_store_explicit(&e->start, fbus__proc_start(getpid()), memory_order_relaxed);
+        atomic_store_explicit(&e->session, rg->session, memory_order_relaxed);
+        atomic_store_explicit(&e->policy, (uint32_t)r->policy, memory_order_relaxed);
         atomic_store_explicit(&e->pin, 0, memory_order_relaxed);
         atomic_store_explicit(&e->consumed, FBUS__JOINING, memory_order_relaxed);
         atomic_store_explicit(&e->heartbeat_ns, fbus_now_ns(), memory_order_relaxed);

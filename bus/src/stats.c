@@ -66,8 +66,10 @@ FBUS_EXTERN int fbus_stat(const char *name, fbus_transport transport, fbus_stats
         if (atomic_load_explicit(&e->state, memory_order_acquire) != FBUS__ENTRY_ACTIVE)
             continue;
         ri = &st->readers[st->nb_readers++];
-        ri->pid = e->pid;
-        ri->policy = e->policy == FBUS_POLICY_LOSSLESS ? FBUS_POLICY_LOSSLESS : FBUS_POLICY_LATEST;
+        ri->pid = atomic_load_explicit(&e->pid, memory_order_relaxed);
+        ri->policy = atomic_load_explicit(&e->policy, memory_order_relaxed) == FBUS_POLICY_LOSSLESS
+                         ? FBUS_POLICY_LOSSLESS
+                         : FBUS_POLICY_LATEST;
         ri->frames = atomic_load_explicit(&e->frames, memory_order_relaxed);
         ri->overruns = atomic_load_explicit(&e->overruns, memory_order_relaxed);
         ri->drops = atomic_load_explicit(&e->drops, memory_order_relaxed);

@@ -52,7 +52,9 @@ static int reclaim(struct fbus__region *rg)
         struct fbus__reader_entry *e = &rg->readers[i];
         uint32_t st = atomic_load_explicit(&e->state, memory_order_acquire);
 
-        if (st == FBUS__ENTRY_FREE || (st == FBUS__ENTRY_CLAIMED && e->pid == 0))
+        /* An entry still being claimed has no identity yet; one whose reader
+         * died in that instant stays until `framebus rm`. */
+        if (st != FBUS__ENTRY_ACTIVE)
             continue;
         if (fbus__entry_alive(e))
             continue;
@@ -286,7 +288,7 @@ static int count_lossless(const struct fbus__region *rg)
     for (uint32_t i = 0; i < rg->reader_count; i++) {
         const struct fbus__reader_entry *e = &rg->readers[i];
         if (atomic_load_explicit(&e->state, memory_order_acquire) == FBUS__ENTRY_ACTIVE &&
-            e->policy == FBUS_POLICY_LOSSLESS)
+            atomic_load_explicit(&e->policy, memory_order_relaxed) == FBUS_POLICY_LOSSLESS)
             n++;
     }
     return n;
@@ -373,7 +375,7 @@ static uint64_t oldest_needed(const struct fbus__region *rg)
         const struct fbus__reader_entry *e = &rg->readers[r];
         uint64_t c;
         if (atomic_load_explicit(&e->state, memory_order_seq_cst) != FBUS__ENTRY_ACTIVE ||
-            e->policy != FBUS_POLICY_LOSSLESS)
+            atomic_load_explicit(&e->policy, memory_order_relaxed) != FBUS_POLICY_LOSSLESS)
             continue;
         c = atomic_load_explicit(&e->consumed, memory_order_seq_cst);
         if (c != FBUS__JOINING && c + 1 < need)
