@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the framebus subcommands share: their entry points, error printing,
+ * option value parsing, signal handling and pixel-format help.
+ */
+#ifndef FBUS_TOOLS_CLI_H
+#define FBUS_TOOLS_CLI_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "framebus/framebus.h"
+
+#define TOOL_NAME "framebus"
+
+/* Exit codes: 0 success, 1 runtime error, 2 bad usage. */
+enum { TOOL_EXIT_OK = 0, TOOL_EXIT_ERROR = 1, TOOL_EXIT_USAGE = 2 };
+
+/* Subcommands; argv[0] is the subcommand's name. */
+int cmd_list(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_put(int argc, char **argv);
+
+/* Help texts (help.c). Print the usage of cmd (NULL: the overview) to f;
+ * returns 0, or -1 if there is no such command. */
+int tool_help(const char *cmd, void *f);
+/* After a usage error: "Try 'framebus help CMD'." on stderr; returns 2. */
+int tool_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* After getopt_long returned '?' or ':' (optstring starting "+:"): print
+ * the unknown option or the one missing its value; returns 2. */
+int tool_bad_option(const char *cmd, char **argv, int opt);
+
+/* Print "framebus: CMD: message" on stderr (one line). */
+void tool_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Set by SIGINT/SIGTERM (and SIGHUP) once tool_signals() ran. */
+extern volatile sig_atomic_t tool_stop;
+/* Install the stop handlers (without SA_RESTART, so blocking calls return
+ * EINTR) and, if ignore_pipe, ignore SIGPIPE so writes fail with EPIPE. */
+void tool_signals(int ignore_pipe);
+
+/* Option values. Each returns 0, or -1 if s is not valid. */
+int tool_parse_transport(const char *s, fbus_transport *t);
+int tool_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int tool_parse_seconds(const char *s, double *out);
+int tool_parse_size(const char *s, uint32_t *w, uint32_t *h);
+/* "30", "30000/1001", "30000:1001" or "29.97", positive. */
+int tool_parse_rate(const char *s, int *num, int *den);
+
+const char *tool_transport_name(fbus_transport t);
+const char *tool_state_name(fbus_state s);
+/* A rate as ffmpeg's -r takes it: "30" or "30000/1001". */
+const char *tool_rate_str(char *buf, size_t size, int num, int den);
+/* Reduce num/den by their gcd. */
+void tool_reduce(int64_t *num, int64_t *den);
+
+/*
+ * Which transport holds bus `name` when the user did not say: posix if a
+ * posix bus of that name exists, else sysv if a sysv one does, else posix.
+ */
+fbus_transport tool_guess_transport(const char *name);
+
+/* A bus-level error for `name` as one phrase ("no such bus (is a producer
+ * running?)", "permission denied"...). */
+const char *tool_bus_strerror(int err);
+
+/*
+ * Pixel formats (pixfmt.c, with libavutil). tool_pix_fmt_canonical() gives
+ * libavutil's own name for a name or alias ("yuv420p10" -> "yuv420p10le"),
+ * or NULL if libavutil does not know it. tool_format_init() fills fmt with
+ * the bus's plane table for known formats and libavutil's for the others;
+ * returns 0 or a negative code with a sentence in err.
+ */
+const char *tool_pix_fmt_canonical(const char *name);
+int tool_format_init(fbus_format *fmt, const char *pix_fmt, uint32_t w, uint32_t h, char *err,
+                     size_t errsz);
+
+/* Every bus on the host, sorted by name then transport (tool_list_buses). */
+typedef struct tool_bus {
+    char name[FBUS_NAME_MAX + 1];
+    fbus_transport transport;
+} tool_bus;
+
+/* Fill *out (free() it) with n buses. Returns 0 or a negative errno. */
+int tool_list_buses(tool_bus **out, size_t *n);
+
+/* Write s as a JSON string, quotes included. */
+void tool_json_string(void *f, const char *s);
+
+/* "640x360 yuv420p", or "-" before the first frame. */
+const char *tool_format_str(char *buf, size_t size, const fbus_format *fmt);
+
+#endif /* FBUS_TOOLS_CLI_H */

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Usage texts of the framebus command and its subcommands, with examples.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct help {
+    const char *cmd;
+    const char *text;
+};
+
+static const char overview[] =
+    "usage: framebus [--transport posix|sysv] COMMAND [ARGS]\n"
+    "\n"
+    "Look at and connect to framebus shared-memory video buses.\n"
+    "\n"
+    "commands:\n"
+    "  list                 every bus on this host\n"
+    "  stat NAME            one bus in detail (--watch refreshes it)\n"
+    "  rm NAME | --stale    remove a bus, or every bus whose producer is gone\n"
+    "  cat NAME             write a bus's frames to stdout (--y4m or --raw)\n"
+    "  put NAME             read frames from stdin into a bus\n"
+    "  bench                measure the bus\n"
+    "  help [COMMAND]       this text, or a command's\n"
+    "\n"
+    "options:\n"
+    "  --transport posix|sysv  which kind of shared memory (default: posix;\n"
+    "                          stat, rm and cat find an existing bus by itself)\n"
+    "  --help, --version\n"
+    "\n"
+    "examples:\n"
+    "  framebus list\n"
+    "  framebus cat cam --y4m | ffplay -\n"
+    "  ffmpeg -i in.mp4 -f yuv4mpegpipe - | framebus put cam --y4m\n";
+
+static const struct help helps[] = {
+    {"list", "usage: framebus list [--json] [--transport posix|sysv]\n"
+             "\n"
+             "Every bus on this host, both transports: name, transport, producer\n"
+             "state (live, ended, dead), format of the newest frame, slots, live\n"
+             "readers and the publishing rate over the last second.\n"
+             "\n"
+             "  --json       one JSON array of objects, for scripts\n"
+             "  --transport  only buses of that transport\n"
+             "\n"
+             "examples:\n"
+             "  framebus list\n"
+             "  framebus list --json | jq -r '.[] | select(.state == \"dead\") | .name'\n"},
+    {"stat", "usage: framebus stat NAME [--watch] [--json] [--transport posix|sysv]\n"
+             "\n"
+             "One bus in detail: producer pid and session, format and plane table,\n"
+             "frames published, rate, and per reader its pid, policy, frames, lag,\n"
+             "overruns, drops and idle time.\n"
+             "\n"
+             "  --watch      redraw every second, like top, until Ctrl-C\n"
+             "  --json       a JSON object (one line per second with --watch)\n"
+             "\n"
+             "examples:\n"
+             "  framebus stat cam\n"
+             "  framebus stat cam --watch\n"},
+    {"rm", "usage: framebus rm NAME... [--force] [--transport posix|sysv]\n"
+           "       framebus rm --stale\n"
+           "\n"
+           "Remove a bus's name. Readers attached keep their frames until they\n"
+           "let go. A bus whose producer is alive is refused unless --force.\n"
+           "\n"
+           "  --force, -f  remove it even if its producer is alive\n"
+           "  --stale      remove every bus whose producer died or ended\n"
+           "\n"
+           "examples:\n"
+           "  framebus rm cam\n"
+           "  framebus rm --stale\n"},
+    {"cat", "usage: framebus cat NAME [--y4m | --raw] [--frames N] [--latest]\n"
+            "                    [--timeout S] [--follow] [--transport posix|sysv]\n"
+            "\n"
+            "Write the bus's frames to stdout. Every frame, in order, by default\n"
+            "(the producer waits for cat, like a pipe). Waits for the bus to appear.\n"
+            "Ends when the stream ends or the reader of stdout goes away, and\n"
+            "follows a producer that restarts.\n"
+            "\n"
+            "  --y4m        YUV4MPEG2: header with size, rate and colour format;\n"
+            "               ffmpeg, ffplay, mpv and x264 read it from a pipe\n"
+            "  --raw        bare planes (the default); stderr gets the ffmpeg\n"
+            "               options that read them\n"
+            "  --frames N   stop after N frames\n"
+            "  --latest     only the newest frame each time; never slows the\n"
+            "               producer, skips frames when cat is slow\n"
+            "  --timeout S  give up after S seconds without a frame (default: wait)\n"
+            "  --follow     when the stream ends, wait for the next producer\n"
+            "\n"
+            "examples:\n"
+            "  framebus cat cam --y4m | ffplay -\n"
+            "  framebus cat cam --y4m | ffmpeg -i - -c:v libx264 out.mkv\n"
+            "  framebus cat cam --raw --frames 1 > frame.yuv\n"
+            "  framebus cat cam --y4m | ffmpeg -f yuv4mpegpipe -i - -c:v ffv1 \\\n"
+            "      -f nut tcp://0.0.0.0:5000?listen        (see docs/tools.md)\n"},
+    {"put", "usage: framebus put NAME --y4m [--slots N] [--wait-readers N]\n"
+            "       framebus put NAME --size WxH --pix-fmt F [--fps R] [...]\n"
+            "\n"
+            "Read frames from stdin into a new bus NAME, straight into shared\n"
+            "memory. The stream ends (readers see its end) when stdin does.\n"
+            "\n"
+            "  --y4m              stdin is YUV4MPEG2 (size, rate and format from\n"
+            "                     its header)\n"
+            "  --size WxH         raw input: frame size\n"
+            "  --pix-fmt F        raw input: pixel format, as ffmpeg names it\n"
+            "  --fps R            frame rate (30, 30000/1001, 29.97; default 25,\n"
+            "                     or the y4m header's)\n"
+            "  --slots N          frames the bus holds (2 to 64, default 3)\n"
+            "  --wait-readers N   hold the first frame until N readers attached\n"
+            "  --transport T      posix (default) or sysv\n"
+            "\n"
+            "examples:\n"
+            "  ffmpeg -i in.mp4 -f yuv4mpegpipe - | framebus put cam --y4m\n"
+            "  ffmpeg -i in.mp4 -f rawvideo -pix_fmt nv12 - |\n"
+            "      framebus put cam --size 1280x720 --pix-fmt nv12 --fps 30\n"
+            "  ffmpeg -i tcp://host:5000 -f yuv4mpegpipe - | framebus put cam --y4m\n"},
+    {"bench", "usage: framebus bench [OPTIONS]\n"
+              "\n"
+              "Measure the bus (see 'framebus bench --help').\n"},
+};
+
+int tool_help(const char *cmd, void *fp)
+{
+    FILE *f = fp;
+
+    if (!cmd) {
+        fputs(overview, f);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++) {
+        if (strcmp(helps[i].cmd, cmd) == 0) {
+            fputs(helps[i].text, f);
+            return 0;
+        }
+    }
+    return -1;
+}

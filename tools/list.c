@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * framebus list: one line per bus on the host, both transports, with what a
+ * glance needs (state, format, slots, readers, rate); --json for scripts.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define CMD "list"
+
+static uint32_t live_readers(const fbus_stats *st)
+{
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; i < st->nb_readers && i < FBUS_MAX_READERS; i++)
+        n += st->readers[i].alive != 0;
+    return n;
+}
+
+static void print_json(const tool_bus *b, int rc, const fbus_stats *st, int first)
+{
+    printf("%s\n  {\"name\": ", first ? "" : ",");
+    tool_json_string(stdout, b->name);
+    printf(", \"transport\": \"%s\"", tool_transport_name(b->transport));
+    if (rc < 0) {
+        printf(", \"error\": ");
+        tool_json_string(stdout, tool_bus_strerror(rc));
+        printf("}");
+        return;
+    }
+    printf(", \"state\": \"%s\", \"producer_pid\": %" PRId32, tool_state_name(st->state),
+           st->producer_pid);
+    if (st->format.width) {
+        printf(", \"width\": %" PRIu32 ", \"height\": %" PRIu32 ", \"pix_fmt\": ", st->format.width,
+               st->format.height);
+        tool_json_string(stdout, st->format.pix_fmt);
+    } else {
+        printf(", \"width\": null, \"height\": null, \"pix_fmt\": null");
+    }
+    printf(", \"slots\": %" PRIu32 ", \"readers\": %" PRIu32 ", \"frames\": %" PRIu64
+           ", \"fps\": %.2f}",
+           st->slots, live_readers(st), st->frames, st->fps);
+}
+
+int cmd_list(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"transport", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    fbus_transport only = FBUS_TRANSPORT_POSIX;
+    int json = 0, filter = 0, opt, rc, width = 4, shown = 0;
+    fbus_stats *st = NULL;
+    tool_bus *buses = NULL;
+    size_t n = 0;
+
+    optind = 0;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'j':
+            json = 1;
+            break;
+        case 'T':
+            if (tool_parse_transport(optarg, &only) < 0)
+                return tool_usage_error(CMD, "unknown transport \"%s\" (posix or sysv)", optarg);
+            filter = 1;
+            break;
+        case 'h':
+            tool_help(CMD, stdout);
+            return TOOL_EXIT_OK;
+        default:
+            return tool_bad_option(CMD, argv, opt);
+        }
+    }
+    if (optind < argc)
+        return tool_usage_error(CMD, "unexpected argument \"%s\"", argv[optind]);
+
+    rc = tool_list_buses(&buses, &n);
+    if (rc < 0) {
+        tool_error(CMD, "listing buses: %s", strerror(-rc));
+        return TOOL_EXIT_ERROR;
+    }
+    st = malloc(sizeof(*st));
+    if (!st) {
+        free(buses);
+        tool_error(CMD, "out of memory");
+        return TOOL_EXIT_ERROR;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int len = (int)strlen(buses[i].name);
+        if (len > width)
+            width = len;
+    }
+
+    if (json)
+        printf("[");
+    else
+        printf("%-*s  %-9s  %-5s  %-22s  %5s  %7s  %6s\n", width, "NAME", "TRANSPORT", "STATE",
+               "FORMAT", "SLOTS", "READERS", "FPS");
+    for (size_t i = 0; i < n; i++) {
+        char fmtbuf[64];
+
+        if (filter && buses[i].transport != only)
+            continue;
+        rc = fbus_stat(buses[i].name, buses[i].transport, st);
+        if (rc == -ENOENT)
+            continue; /* removed since it was listed */
+        if (json) {
+            print_json(&buses[i], rc, st, shown == 0);
+        } else if (rc < 0) {
+            printf("%-*s  %-9s  %-5s  %s\n", width, buses[i].name,
+                   tool_transport_name(buses[i].transport), "?", tool_bus_strerror(rc));
+        } else {
+            printf("%-*s  %-9s  %-5s  %-22s  %5" PRIu32 "  %7" PRIu32 "  %6.1f\n", width,
+                   buses[i].name, tool_transport_name(buses[i].transport),
+                   tool_state_name(st->state), tool_format_str(fmtbuf, sizeof(fmtbuf), &st->format),
+                   st->slots, live_readers(st), st->fps);
+        }
+        shown++;
+    }
+    if (json)
+        printf("%s]\n", shown ? "\n" : "");
+    free(st);
+    free(buses);
+    return TOOL_EXIT_OK;
+}

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * framebus rm: remove a bus's name, refusing one whose producer is alive
+ * unless forced, or remove every bus whose producer is gone (--stale).
+ * Readers already attached keep their mapping until they let go.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define CMD "rm"
+
+/* Remove one bus. Returns 0, or -1 after printing why not. */
+static int remove_one(const char *name, fbus_transport t, int force, fbus_stats *st)
+{
+    int rc = fbus_stat(name, t, st);
+
+    if (rc == 0 && st->state == FBUS_STATE_LIVE && !force) {
+        tool_error(CMD,
+                   "bus \"%s\" has a live producer (pid %" PRId32 "); use --force to remove it",
+                   name, st->producer_pid);
+        return -1;
+    }
+    /* A region we cannot read (corrupt, another version) can still be
+     * removed by name; only a missing one is an error. */
+    if (rc == -ENOENT) {
+        tool_error(CMD, "bus \"%s\": %s", name, tool_bus_strerror(rc));
+        return -1;
+    }
+    if (rc < 0 && !force && rc != FBUS_EBADREGION && rc != FBUS_EVERSION) {
+        tool_error(CMD, "bus \"%s\": %s", name, tool_bus_strerror(rc));
+        return -1;
+    }
+    rc = fbus_unlink(name, t);
+    if (rc < 0) {
+        tool_error(CMD, "bus \"%s\": %s", name, tool_bus_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int remove_stale(fbus_stats *st)
+{
+    tool_bus *buses = NULL;
+    size_t n = 0;
+    int rc = tool_list_buses(&buses, &n), failed = 0;
+
+    if (rc < 0) {
+        tool_error(CMD, "listing buses: %s", strerror(-rc));
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rc = fbus_stat(buses[i].name, buses[i].transport, st);
+        if (rc < 0 || st->state == FBUS_STATE_LIVE)
+            continue;
+        rc = fbus_unlink(buses[i].name, buses[i].transport);
+        if (rc == -ENOENT)
+            continue; /* someone else removed or took it over */
+        if (rc < 0) {
+            tool_error(CMD, "bus \"%s\": %s", buses[i].name, tool_bus_strerror(rc));
+            failed = 1;
+            continue;
+        }
+        printf("removed %s (%s, %s)\n", buses[i].name, tool_transport_name(buses[i].transport),
+               tool_state_name(st->state));
+    }
+    free(buses);
+    return failed ? -1 : 0;
+}
+
+int cmd_rm(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"force", no_argument, NULL, 'f'},
+        {"stale", no_argument, NULL, 's'},
+        {"transport", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    fbus_transport transport = FBUS_TRANSPORT_POSIX;
+    int force = 0, stale = 0, transport_set = 0, opt, rc;
+    fbus_stats *st;
+
+    optind = 0;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":fh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'f':
+            force = 1;
+            break;
+        case 's':
+            stale = 1;
+            break;
+        case 'T':
+            if (tool_parse_transport(optarg, &transport) < 0)
+                return tool_usage_error(CMD, "unknown transport \"%s\" (posix or sysv)", optarg);
+            transport_set = 1;
+            break;
+        case 'h':
+            tool_help(CMD, stdout);
+            return TOOL_EXIT_OK;
+        default:
+            return tool_bad_option(CMD, argv, opt);
+        }
+    }
+    if (stale && optind < argc)
+        return tool_usage_error(CMD, "--stale takes no bus name");
+    if (!stale && optind >= argc)
+        return tool_usage_error(CMD, "which bus? (framebus rm NAME, or rm --stale)");
+    if (stale && force)
+        return tool_usage_error(CMD, "--stale and --force exclude each other");
+    for (int i = optind; i < argc; i++) {
+        if (fbus_name_check(argv[i]) < 0) {
+            tool_error(CMD, "bus \"%s\": %s", argv[i], tool_bus_strerror(FBUS_EBADNAME));
+            return TOOL_EXIT_ERROR;
+        }
+    }
+    st = malloc(sizeof(*st));
+    if (!st) {
+        tool_error(CMD, "out of memory");
+        return TOOL_EXIT_ERROR;
+    }
+    if (stale) {
+        rc = remove_stale(st);
+    } else {
+        rc = 0;
+        for (int i = optind; i < argc; i++) {
+            fbus_transport t = transport_set ? transport : tool_guess_transport(argv[i]);
+            if (remove_one(argv[i], t, force, st) < 0)
+                rc = -1;
+        }
+    }
+    free(st);
+    return rc < 0 ? TOOL_EXIT_ERROR : TOOL_EXIT_OK;
+}
