@@ -109,11 +109,11 @@ void prod_status_summary(prod_status *s, const fbus_format *fmt, uint64_t frames
     prod_status_break(s);
     fprintf(stderr,
             "framebus-producer: bus \"%s\": %llu frames (%ux%u %s), %.2f s, %.1f fps, "
-            "%d readers at the end, %llu dropped by readers, %llu corrupt packets%s\n",
+            "%d readers at the end, %llu dropped by readers, %llu corrupt packet%s%s\n",
             s->bus, (unsigned long long)frames, fmt->width, fmt->height,
             fmt->pix_fmt[0] ? fmt->pix_fmt : "-", elapsed,
             elapsed > 0 ? (double)frames / elapsed : 0.0, s->readers,
             (unsigned long long)(s->drops + s->overruns), (unsigned long long)corrupt,
-            truncated ? ", input ended early (truncated?)" : "");
+            corrupt == 1 ? "" : "s", truncated ? ", input ended early (truncated?)" : "");
     (void)media_t;
 }
