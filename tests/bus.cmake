@@ -1,0 +1,46 @@
+# Tests of the bus library (libframebus). Public tests link framebus::framebus;
+# white-box tests that read or corrupt the region link framebus_internal.
+# Helpers of other areas may use tests/testutil.h by adding ${FBUS_TESTUTIL}
+# to their SOURCES.
+set(FBUS_TESTUTIL ${CMAKE_CURRENT_SOURCE_DIR}/testutil.c)
+
+# fbus_add_test for a bus test program, skipped while its source is not
+# written yet.
+function(fbus_bus_test name)
+    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${name}.c)
+        fbus_add_test(${name} SOURCES ${name}.c ${FBUS_TESTUTIL} ${ARGN})
+    endif()
+endfunction()
+
+fbus_bus_test(test_format
+    LIBS framebus::framebus
+    TIMEOUT 60)
+
+fbus_bus_test(test_errors
+    LIBS framebus::framebus
+    TIMEOUT 120)
+
+fbus_bus_test(test_layout
+    LIBS framebus_internal
+    TIMEOUT 60)
+
+fbus_bus_test(test_validate
+    LIBS framebus_internal
+    TIMEOUT 120)
+
+# The protocol label is what the ThreadSanitizer pass of tests/run-all.sh runs.
+fbus_bus_test(test_protocol
+    LIBS framebus::framebus
+    TIMEOUT 240
+    LABELS protocol)
+
+fbus_bus_test(test_liveness
+    LIBS framebus::framebus
+    TIMEOUT 180
+    LABELS protocol)
+
+find_package(Threads REQUIRED)
+fbus_bus_test(test_threads
+    LIBS framebus::framebus Threads::Threads
+    TIMEOUT 240
+    LABELS protocol)
