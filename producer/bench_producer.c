@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,9 +28,19 @@
 struct result {
     uint64_t frames;
     double seconds;
+    double cpu_seconds; /* this process, all threads, over the timed part */
     double copy_seconds;
     uint64_t read; /* frames the reader received */
 };
+
+static double cpu_now(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 static int decode_only(const char *clip, struct result *res)
 {
@@ -37,6 +48,7 @@ static int decode_only(const char *clip, struct result *res)
     AVFrame *f = av_frame_alloc();
     char err[512];
     int64_t t0;
+    double c0;
     int ret;
 
     memset(res, 0, sizeof(*res));
@@ -50,12 +62,14 @@ static int decode_only(const char *clip, struct result *res)
     /* As in decode_publish(), the clock starts after the first frame. */
     ret = prod_decoder_next(d, f, err, sizeof(err));
     t0 = fbus_now_ns();
+    c0 = cpu_now();
     while (ret == 0) {
         res->frames++;
         av_frame_unref(f);
         ret = prod_decoder_next(d, f, err, sizeof(err));
     }
     res->seconds = (double)(fbus_now_ns() - t0) / NS;
+    res->cpu_seconds = cpu_now() - c0;
     if (ret == AVERROR_EOF)
         ret = 0;
     else
@@ -97,6 +111,7 @@ static int decode_publish(const char *clip, const char *bus, struct result *res)
     char err[512];
     pid_t child = -1;
     int64_t t0;
+    double c0;
     int ret, status;
 
     memset(res, 0, sizeof(*res));
@@ -127,10 +142,11 @@ static int decode_publish(const char *clip, const char *bus, struct result *res)
     if (ret < 0)
         goto out;
     t0 = fbus_now_ns();
+    c0 = cpu_now();
     do {
         fbus_slot slot;
         fbus_meta meta = {.pts = f->pts, .tb_num = 1, .tb_den = 1};
-        int64_t c0;
+        int64_t copy_t0;
 
         ret = prod_format_from_av(&fmt, f->format, f->width, f->height);
         if (ret < 0)
@@ -138,14 +154,15 @@ static int decode_publish(const char *clip, const char *bus, struct result *res)
         ret = fbus_writer_acquire(w, &fmt, -1, &slot);
         if (ret < 0)
             break;
-        c0 = fbus_now_ns();
+        copy_t0 = fbus_now_ns();
         prod_copy_frame(&slot, f);
-        res->copy_seconds += (double)(fbus_now_ns() - c0) / NS;
+        res->copy_seconds += (double)(fbus_now_ns() - copy_t0) / NS;
         fbus_writer_publish(w, &slot, &meta);
         res->frames++;
         av_frame_unref(f);
     } while ((ret = prod_decoder_next(d, f, err, sizeof(err))) == 0);
     res->seconds = (double)(fbus_now_ns() - t0) / NS;
+    res->cpu_seconds = cpu_now() - c0;
     if (ret == AVERROR_EOF)
         ret = 0;
 out:
@@ -166,7 +183,7 @@ static int cmp_double(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     struct result a, b;
-    double fa[32], fb[32], copy_ms = 0;
+    double fa[32], fb[32], ca[32], cb[32], copy_ms = 0;
     char bus[64];
     int runs = 3;
 
@@ -182,7 +199,8 @@ int main(int argc, char **argv)
     }
     av_log_set_level(AV_LOG_QUIET);
     snprintf(bus, sizeof(bus), "bench-producer-%d", (int)getpid());
-    printf("%-4s %22s %26s\n", "run", "decode-only fps", "decode+publish fps");
+    printf("%-4s %16s %18s %20s %22s\n", "run", "decode-only fps", "(cpu ms/frame)",
+           "decode+publish fps", "(cpu ms/frame)");
     for (int i = 0; i < runs; i++) {
         if (decode_only(argv[1], &a) < 0 || decode_publish(argv[1], bus, &b) < 0)
             return 1;
@@ -193,16 +211,22 @@ int main(int argc, char **argv)
         }
         fa[i] = (double)a.frames / a.seconds;
         fb[i] = (double)b.frames / b.seconds;
+        ca[i] = a.cpu_seconds * 1000.0 / (double)a.frames;
+        cb[i] = b.cpu_seconds * 1000.0 / (double)b.frames;
         copy_ms += b.copy_seconds * 1000.0 / (double)b.frames;
-        printf("%-4d %22.1f %26.1f\n", i + 1, fa[i], fb[i]);
+        printf("%-4d %16.1f %18.3f %20.1f %22.3f\n", i + 1, fa[i], ca[i], fb[i], cb[i]);
     }
     qsort(fa, (size_t)runs, sizeof(double), cmp_double);
     qsort(fb, (size_t)runs, sizeof(double), cmp_double);
+    qsort(ca, (size_t)runs, sizeof(double), cmp_double);
+    qsort(cb, (size_t)runs, sizeof(double), cmp_double);
     printf("frames per run: %llu\n", (unsigned long long)a.frames);
     printf("median: decode-only %.1f fps, decode+publish %.1f fps, bus cost %.1f%%\n", fa[runs / 2],
            fb[runs / 2], 100.0 * (1.0 - fb[runs / 2] / fa[runs / 2]));
     printf("best:   decode-only %.1f fps, decode+publish %.1f fps, bus cost %.1f%%\n", fa[runs - 1],
            fb[runs - 1], 100.0 * (1.0 - fb[runs - 1] / fa[runs - 1]));
+    printf("median cpu: decode-only %.3f ms/frame, decode+publish %.3f ms/frame (+%.1f%%)\n",
+           ca[runs / 2], cb[runs / 2], 100.0 * (cb[runs / 2] / ca[runs / 2] - 1.0));
     printf("copy into the slot: %.3f ms per frame\n", copy_ms / runs);
     return 0;
 }

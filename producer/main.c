@@ -67,8 +67,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: " PROG " [INPUT] [options]\n"
-            "Decode INPUT (any file or URL libavformat opens) and publish every video\n"
-            "frame on a framebus bus. Without INPUT, play a moving test pattern.\n"
+            "Decode INPUT (any file or URL libavformat opens, - for standard input) and\n"
+            "publish every video frame on a framebus bus. Without INPUT, play a moving test\n"
+            "pattern.\n"
             "\n"
             "Options:\n"
             "  -b, --bus NAME           bus name, [A-Za-z0-9._-]{1,64} (default \"" DEFAULT_BUS
@@ -510,7 +511,8 @@ static int open_source(struct producer *p)
         }
         return 0;
     }
-    ret = prod_decoder_open(o->input, o->loop, &stop_requested, &p->dec, p->err, sizeof(p->err));
+    /* "-" is standard input, as for ffmpeg. */
+    ret = prod_decoder_open(strcmp(o->input, "-") == 0 ? "pipe:0" : o->input, o->loop, &stop_requested, &p->dec, p->err, sizeof(p->err));
     if (ret < 0)
         return ret;
     p->tb = prod_decoder_time_base(p->dec);
