@@ -673,5 +673,8 @@ int main(void)
     };
 #undef T
 
+    /* FBUS_TEST_FILTER=test_name runs one test (cmocka pattern). */
+    if (getenv("FBUS_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("FBUS_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

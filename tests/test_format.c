@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -388,5 +389,8 @@ int main(void)
         cmocka_unit_test(test_now),
     };
 
+    /* FBUS_TEST_FILTER=test_name runs one test (cmocka pattern). */
+    if (getenv("FBUS_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("FBUS_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

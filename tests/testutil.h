@@ -15,6 +15,19 @@
 
 #include "framebus/framebus.h"
 
+/* Whether this build runs under ThreadSanitizer (everything is ~10x slower:
+ * stress tests do fewer rounds). */
+#if defined(__SANITIZE_THREAD__)
+#define TU_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TU_TSAN 1
+#endif
+#endif
+#ifndef TU_TSAN
+#define TU_TSAN 0
+#endif
+
 /* Both transports, for tests that loop over them. */
 extern const fbus_transport tu_transports[2];
 const char *tu_transport_name(fbus_transport t);

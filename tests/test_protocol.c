@@ -1,0 +1,867 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The writer/reader protocol, for both transports. In one process, step by
+ * step: what latest and lossless readers get (seq, dropped, flags, pts,
+ * pixels), pins that keep a held frame intact, overruns when slots are too
+ * few, format changes that fit and that do not (readers follow the new
+ * region), the end of a stream, a reader waiting for its producer, and
+ * fbus_stat's counters. Across processes: 1 writer and 4 readers (2 latest,
+ * 2 lossless) over 100,000 frames, every frame's seq and bytes checked; and
+ * latest-only readers on 2 slots, where the writer must never block and any
+ * torn frame must come with FBUS_EOVERRUN.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#define STRESS_FRAMES (TU_TSAN ? 10000 : 100000)
+
+struct ctx {
+    char name[FBUS_NAME_MAX + 1];
+    fbus_format fmt; /* gray 64x64 */
+};
+
+static int setup(void **state)
+{
+    struct ctx *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return -1;
+    tu_bus_name(c->name, sizeof(c->name), "proto");
+    if (fbus_format_init(&c->fmt, "gray", 64, 64, 0) != 0) {
+        free(c);
+        return -1;
+    }
+    *state = c;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct ctx *c = *state;
+
+    tu_bus_cleanup(c->name);
+    free(c);
+    return 0;
+}
+
+static fbus_writer *open_writer(const struct ctx *c, fbus_transport t, uint32_t slots)
+{
+    fbus_writer_opts o = {.transport = t, .slots = slots, .format = &c->fmt};
+    fbus_writer *w = NULL;
+    int rc = fbus_writer_open(c->name, &o, &w);
+
+    if (rc != 0)
+        fail_msg("fbus_writer_open(%s, %s) = %d (%s)", c->name, tu_transport_name(t), rc,
+                 fbus_strerror(rc));
+    return w;
+}
+
+static fbus_reader *open_reader(const struct ctx *c, fbus_transport t, fbus_policy policy,
+                                uint32_t flags)
+{
+    fbus_reader_opts o = {.transport = t, .policy = policy, .flags = flags};
+    fbus_reader *r = NULL;
+    int rc = fbus_reader_open(c->name, &o, &r);
+
+    if (rc != 0)
+        fail_msg("fbus_reader_open(%s, %s) = %d (%s)", c->name, tu_transport_name(t), rc,
+                 fbus_strerror(rc));
+    return r;
+}
+
+#define ANY UINT64_MAX /* dropped not checked (a reader's first frame) */
+
+/* Acquire the next frame, check it is seq with the right bytes, release. */
+static void take(fbus_reader *r, uint64_t seq, uint64_t dropped)
+{
+    fbus_frame fr;
+    int rc = fbus_reader_acquire(r, 2 * TU_SEC, &fr);
+
+    if (rc != 0)
+        fail_msg("acquire (want seq %llu): %d (%s)", (unsigned long long)seq, rc,
+                 fbus_strerror(rc));
+    assert_int_equal(fr.seq, seq);
+    if (dropped != ANY)
+        assert_int_equal(fr.dropped, dropped);
+    assert_true(tu_verify(&fr, seq));
+    assert_int_equal(fbus_reader_release(r, &fr), 0);
+}
+
+static void test_latest_basic(void **state)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t], 3);
+        fbus_reader *r = open_reader(c, tu_transports[t], FBUS_POLICY_LATEST, 0);
+        fbus_meta meta = {.pts = 100, .tb_num = 1, .tb_den = 25, .flags = FBUS_FRAME_KEY};
+        fbus_slot s;
+        fbus_frame fr;
+        int64_t before, after;
+
+        assert_int_equal(fbus_writer_acquire(w, &c->fmt, TU_SEC, &s), 0);
+        tu_fill(&s, s.seq);
+        before = fbus_now_ns();
+        assert_int_equal(fbus_writer_publish(w, &s, &meta), 0);
+        after = fbus_now_ns();
+
+        assert_int_equal(fbus_reader_acquire(r, TU_SEC, &fr), 0);
+        assert_int_equal(fr.seq, 1);
+        assert_int_equal(fr.session, fbus_writer_session(w));
+        assert_true(fr.flags & FBUS_FRAME_NEW_SESSION);
+        assert_true(fr.flags & FBUS_FRAME_KEY);
+        assert_int_equal(fr.pts, 100);
+        assert_int_equal(fr.tb_num, 1);
+        assert_int_equal(fr.tb_den, 25);
+        assert_true(fr.publish_ns >= before && fr.publish_ns <= after);
+        assert_int_equal(fr.dropped, 0);
+        assert_memory_equal(&fr.format, &c->fmt, sizeof(c->fmt));
+        assert_true(tu_verify(&fr, 1));
+        assert_int_equal(tu_checksum(fr.data, &fr.format), tu_pattern_checksum(&c->fmt, 1));
+        assert_int_equal(fbus_reader_release(r, &fr), 0);
+
+        /* Three more: a latest reader gets the newest and counts the rest. */
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(fbus_reader_acquire(r, TU_SEC, &fr), 0);
+        assert_int_equal(fr.seq, 4);
+        assert_int_equal(fr.dropped, 2);
+        assert_false(fr.flags & FBUS_FRAME_NEW_SESSION);
+        assert_false(fr.flags & FBUS_FRAME_KEY);
+        assert_int_equal(fr.pts, INT64_MIN); /* meta NULL: unknown */
+        assert_int_equal(fr.tb_num, 0);
+        assert_int_equal(fr.tb_den, 0);
+        assert_true(tu_verify(&fr, 4));
+        assert_int_equal(fbus_reader_release(r, &fr), 0);
+        assert_int_equal(fbus_reader_acquire(r, 0, &fr), -EAGAIN);
+        fbus_reader_close(r);
+        fbus_writer_close(w);
+    }
+}
+
+static void test_lossless_interleaved(void **state)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t], 3);
+        fbus_reader *r = open_reader(c, tu_transports[t], FBUS_POLICY_LOSSLESS, 0);
+        uint64_t published = 0, taken = 0, x = 12345;
+
+        /* Random bursts on both sides; the writer can run ahead by at most
+         * the slot count, and the reader gets every frame in order. */
+        while (taken < 3000) {
+            int n;
+
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            n = (int)(x >> 60);
+            for (int i = 0; i < n; i++) {
+                uint64_t seq;
+                int rc = tu_publish(w, &c->fmt, 0, &seq);
+                if (rc == -EAGAIN)
+                    break;
+                assert_int_equal(rc, 0);
+                assert_int_equal(seq, ++published);
+                assert_true(published - taken <= 3);
+            }
+            n = (int)((x >> 56) & 15);
+            for (int i = 0; i < n && taken < published; i++)
+                take(r, ++taken, 0);
+            if (taken == published) {
+                fbus_frame fr;
+                assert_int_equal(fbus_reader_acquire(r, 0, &fr), -EAGAIN);
+            }
+        }
+        fbus_reader_close(r);
+        fbus_writer_close(w);
+    }
+}
+
+/* A pinned frame stays intact whatever the writer does, as long as there
+ * are readers + 2 slots; the writer is never held back by latest readers. */
+static void test_pins_hold(void **state)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t], 4);
+        fbus_reader *a = open_reader(c, tu_transports[t], FBUS_POLICY_LATEST, 0);
+        fbus_reader *b = open_reader(c, tu_transports[t], FBUS_POLICY_LATEST, 0);
+        fbus_frame fa, fb;
+
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(fbus_reader_acquire(a, TU_SEC, &fa), 0);
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(fbus_reader_acquire(b, TU_SEC, &fb), 0);
+        assert_int_equal(fa.seq, 1);
+        assert_int_equal(fb.seq, 2);
+        for (int i = 0; i < 1000; i++)
+            assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_true(tu_verify(&fa, 1));
+        assert_true(tu_verify(&fb, 2));
+        assert_int_equal(fbus_reader_release(a, &fa), 0);
+        assert_int_equal(fbus_reader_release(b, &fb), 0);
+        take(a, 1002, 1000);
+        fbus_reader_close(a);
+        fbus_reader_close(b);
+        fbus_writer_close(w);
+    }
+}
+
+static void test_overrun(void **state)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t], 2);
+        fbus_reader *r = open_reader(c, tu_transports[t], FBUS_POLICY_LATEST, 0);
+        fbus_stats st;
+        fbus_frame fr;
+
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(fbus_reader_acquire(r, TU_SEC, &fr), 0);
+        assert_int_equal(fr.seq, 1);
+        /* Two slots, one pinned: the writer still never waits, and reuses
+         * the pinned one on the second frame. */
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_false(tu_verify(&fr, 1)); /* the bytes were overwritten... */
+        assert_int_equal(fbus_reader_release(r, &fr), FBUS_EOVERRUN); /* ...and said so */
+        take(r, 3, 1);
+        assert_int_equal(fbus_stat(c->name, tu_transports[t], &st), 0);
+        assert_true(st.forced >= 1);
+        assert_int_equal(st.nb_readers, 1);
+        assert_int_equal(st.readers[0].overruns, 1);
+        assert_int_equal(st.readers[0].frames, 2);
+        fbus_reader_close(r);
+        fbus_writer_close(w);
+    }
+}
+
+/* With readers + 2 slots no frame is ever torn: when a lossless reader holds
+ * the writer back, it waits (or says -EAGAIN) rather than reuse a slot a
+ * latest reader pins. */
+static void test_no_forced_reuse_with_enough_slots(void **state)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t], 4);
+        fbus_reader *lat = open_reader(c, tu_transports[t], FBUS_POLICY_LATEST, 0);
+        fbus_reader *los = open_reader(c, tu_transports[t], FBUS_POLICY_LOSSLESS, 0);
+        fbus_frame held;
+        fbus_slot s;
+        int rc;
+
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(fbus_reader_acquire(lat, TU_SEC, &held), 0); /* pins frame 1 */
+        take(los, 1, 0);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        /* Slots: 1 (pinned by the latest reader), 2 and 3 (the lossless
+         * reader needs them), 4 (newest). Frame 5 must wait. */
+        rc = fbus_writer_acquire(w, &c->fmt, 0, &s);
+        if (rc == 0)
+            fbus_writer_cancel(w, &s);
+        assert_int_equal(rc, -EAGAIN);
+        assert_true(tu_verify(&held, 1));
+        assert_int_equal(fbus_reader_release(lat, &held), 0);
+        /* The pin is gone: slot of frame 1 is free. */
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        take(los, 2, 0);
+        fbus_reader_close(lat);
+        fbus_reader_close(los);
+        fbus_writer_close(w);
+    }
+}
+
+static void test_format_change_fits(void **state)
+{
+    struct ctx *c = *state;
+    fbus_format small;
+
+    assert_int_equal(fbus_format_init(&small, "rgb24", 30, 16, 0), 0);
+    assert_true(small.size <= c->fmt.size);
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t], 3);
+        fbus_reader *r = open_reader(c, tu_transports[t], FBUS_POLICY_LOSSLESS, 0);
+        uint64_t session = fbus_writer_session(w);
+        fbus_frame fr;
+        fbus_stats st;
+
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(tu_publish(w, &small, 0, NULL), 0);
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(fbus_writer_session(w), session);
+        for (uint64_t seq = 1; seq <= 3; seq++) {
+            assert_int_equal(fbus_reader_acquire(r, TU_SEC, &fr), 0);
+            assert_int_equal(fr.seq, seq);
+            assert_int_equal(fr.session, session);
+            assert_memory_equal(&fr.format, seq == 2 ? &small : &c->fmt, sizeof(small));
+            assert_true(tu_verify(&fr, seq));
+            assert_int_equal(fr.flags & FBUS_FRAME_NEW_SESSION,
+                             seq == 1 ? FBUS_FRAME_NEW_SESSION : 0);
+            assert_int_equal(fbus_reader_release(r, &fr), 0);
+        }
+        assert_int_equal(fbus_stat(c->name, tu_transports[t], &st), 0);
+        assert_memory_equal(&st.format, &c->fmt, sizeof(c->fmt));
+        fbus_reader_close(r);
+        fbus_writer_close(w);
+    }
+}
+
+static void test_format_change_replaces(void **state)
+{
+    struct ctx *c = *state;
+    fbus_format big;
+
+    assert_int_equal(fbus_format_init(&big, "rgb24", 640, 480, 0), 0);
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t], 3);
+        fbus_reader *lat = open_reader(c, tu_transports[t], FBUS_POLICY_LATEST, 0);
+        fbus_reader *los = open_reader(c, tu_transports[t], FBUS_POLICY_LOSSLESS, 0);
+        uint64_t old_session = fbus_writer_session(w), old_size, seq;
+        fbus_stats st;
+        fbus_frame fr;
+        int rc;
+
+        assert_int_equal(fbus_stat(c->name, tu_transports[t], &st), 0);
+        old_size = st.region_size;
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        take(lat, 1, 0);
+        take(los, 1, 0);
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+
+        /* A frame that does not fit: the writer moves to a new region. */
+        assert_int_equal(tu_publish(w, &big, TU_SEC, &seq), 0);
+        assert_true(fbus_writer_session(w) != old_session);
+        assert_int_equal(fbus_stat(c->name, tu_transports[t], &st), 0);
+        assert_int_equal(st.session, fbus_writer_session(w));
+        assert_true(st.region_size > old_size);
+        assert_true(st.slot_size >= big.size);
+        assert_int_equal(st.state, FBUS_STATE_LIVE);
+
+        /* The lossless reader first drains the old region, then learns the
+         * producer moved, then follows it. */
+        take(los, 2, 0);
+        alarm(20);
+        assert_int_equal(fbus_reader_acquire(los, 2 * TU_SEC, &fr), FBUS_EREPLACED);
+        assert_int_equal(fbus_reader_acquire(los, 2 * TU_SEC, &fr), 0);
+        assert_int_equal(fr.seq, seq);
+        assert_int_equal(fr.session, fbus_writer_session(w));
+        assert_true(fr.flags & FBUS_FRAME_NEW_SESSION);
+        assert_memory_equal(&fr.format, &big, sizeof(big));
+        assert_true(tu_verify(&fr, seq));
+        assert_int_equal(fbus_reader_release(los, &fr), 0);
+
+        /* The latest reader may see frame 2 first; then EREPLACED. */
+        rc = fbus_reader_acquire(lat, 2 * TU_SEC, &fr);
+        if (rc == 0) {
+            assert_int_equal(fr.seq, 2);
+            assert_int_equal(fbus_reader_release(lat, &fr), 0);
+            rc = fbus_reader_acquire(lat, 2 * TU_SEC, &fr);
+        }
+        assert_int_equal(rc, FBUS_EREPLACED);
+        assert_int_equal(fbus_reader_acquire(lat, 2 * TU_SEC, &fr), 0);
+        assert_int_equal(fr.seq, seq);
+        assert_true(fr.flags & FBUS_FRAME_NEW_SESSION);
+        assert_true(tu_verify(&fr, seq));
+        assert_int_equal(fbus_reader_release(lat, &fr), 0);
+        alarm(0);
+
+        /* Both are registered in the new region and the stream goes on. */
+        assert_int_equal(fbus_writer_readers(w), 2);
+        assert_int_equal(tu_publish(w, &big, TU_SEC, &seq), 0);
+        take(los, seq, 0);
+        take(lat, seq, 0);
+        fbus_reader_close(lat);
+        fbus_reader_close(los);
+        fbus_writer_close(w);
+    }
+}
+
+static void test_end_of_stream(void **state)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t], 3);
+        fbus_reader *los = open_reader(c, tu_transports[t], FBUS_POLICY_LOSSLESS, 0);
+        fbus_reader *lat = open_reader(c, tu_transports[t], FBUS_POLICY_LATEST, 0);
+        fbus_frame fr;
+        int rc, i;
+
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        fbus_writer_close(w);
+
+        /* Lossless: every published frame, then the end. */
+        alarm(20);
+        take(los, 1, 0);
+        take(los, 2, 0);
+        assert_int_equal(fbus_reader_acquire(los, 2 * TU_SEC, &fr), FBUS_EENDED);
+        assert_int_equal(fbus_reader_attached(los), 0);
+        /* Latest: at most the newest frame, then the end. */
+        for (i = 0; i < 3; i++) {
+            rc = fbus_reader_acquire(lat, 2 * TU_SEC, &fr);
+            if (rc != 0)
+                break;
+            assert_int_equal(fr.seq, 2);
+            assert_int_equal(fbus_reader_release(lat, &fr), 0);
+        }
+        assert_int_equal(rc, FBUS_EENDED);
+        assert_true(i <= 1);
+
+        /* Detached readers wait for a new producer by the same name... */
+        assert_int_equal(fbus_reader_acquire(los, 0, &fr), -EAGAIN);
+        assert_int_equal(fbus_reader_acquire(los, 30 * TU_MS, &fr), -ETIMEDOUT);
+        w = open_writer(c, tu_transports[t], 3);
+        /* ...attach to it on their next call... */
+        assert_int_equal(fbus_reader_acquire(los, 0, &fr), -EAGAIN);
+        assert_int_equal(fbus_reader_attached(los), 1);
+        assert_int_equal(fbus_reader_acquire(lat, 0, &fr), -EAGAIN);
+        assert_int_equal(fbus_reader_attached(lat), 1);
+        assert_int_equal(fbus_writer_readers(w), 2);
+        /* ...and get its frames from the first one. */
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(fbus_reader_acquire(los, 2 * TU_SEC, &fr), 0);
+        assert_int_equal(fr.seq, 1);
+        assert_int_equal(fr.session, fbus_writer_session(w));
+        assert_true(fr.flags & FBUS_FRAME_NEW_SESSION);
+        assert_true(tu_verify(&fr, 1));
+        assert_int_equal(fbus_reader_release(los, &fr), 0);
+        assert_int_equal(fbus_reader_attached(los), 1);
+        assert_int_equal(fbus_reader_acquire(lat, 2 * TU_SEC, &fr), 0);
+        assert_true(fr.flags & FBUS_FRAME_NEW_SESSION);
+        assert_int_equal(fbus_reader_release(lat, &fr), 0);
+        alarm(0);
+        fbus_reader_close(los);
+        fbus_reader_close(lat);
+        fbus_writer_close(w);
+    }
+}
+
+struct pipe_writer_arg {
+    const struct ctx *c;
+    fbus_transport t;
+    int frames;
+};
+
+static int child_pipe_writer(void *arg)
+{
+    const struct pipe_writer_arg *a = arg;
+    fbus_writer_opts o = {.transport = a->t, .slots = 3, .format = &a->c->fmt};
+    fbus_writer *w = NULL;
+    int rc;
+
+    rc = fbus_writer_open(a->c->name, &o, &w);
+    if (rc != 0) {
+        fprintf(stderr, "child writer: open: %s\n", fbus_strerror(rc));
+        return 2;
+    }
+    rc = fbus_writer_wait_readers(w, 1, 10 * TU_SEC);
+    if (rc != 0) {
+        fprintf(stderr, "child writer: wait_readers: %s\n", fbus_strerror(rc));
+        return 3;
+    }
+    for (int i = 0; i < a->frames; i++) {
+        rc = tu_publish(w, &a->c->fmt, 10 * TU_SEC, NULL);
+        if (rc != 0) {
+            fprintf(stderr, "child writer: frame %d: %s\n", i + 1, fbus_strerror(rc));
+            return 4;
+        }
+    }
+    fbus_writer_close(w);
+    return 0;
+}
+
+/* A lossless reader started before its producer, with a producer that waits
+ * for one reader, loses no frame (like `framebus cat` before the producer). */
+static void test_reader_first(void **state)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        struct pipe_writer_arg a = {c, tu_transports[t], 200};
+        fbus_reader *r = open_reader(c, tu_transports[t], FBUS_POLICY_LOSSLESS, FBUS_READER_WAIT);
+        fbus_frame fr;
+        pid_t pid;
+        int rc;
+
+        assert_int_equal(fbus_reader_attached(r), 0);
+        pid = tu_fork(child_pipe_writer, &a, 30);
+        assert_true(pid > 0);
+        alarm(40);
+        for (uint64_t seq = 1; seq <= 200; seq++) {
+            rc = fbus_reader_acquire(r, 10 * TU_SEC, &fr);
+            if (rc != 0)
+                fail_msg("seq %llu: %d (%s)", (unsigned long long)seq, rc, fbus_strerror(rc));
+            assert_int_equal(fr.seq, seq);
+            assert_int_equal(fr.flags & FBUS_FRAME_NEW_SESSION,
+                             seq == 1 ? FBUS_FRAME_NEW_SESSION : 0);
+            assert_true(tu_verify(&fr, seq));
+            assert_int_equal(fbus_reader_release(r, &fr), 0);
+        }
+        assert_int_equal(fbus_reader_acquire(r, 10 * TU_SEC, &fr), FBUS_EENDED);
+        alarm(0);
+        assert_int_equal(tu_wait(pid, 10000), 0);
+        fbus_reader_close(r);
+    }
+}
+
+static const fbus_reader_info *find_reader(const fbus_stats *st, fbus_policy p)
+{
+    for (uint32_t i = 0; i < st->nb_readers && i < FBUS_MAX_READERS; i++)
+        if (st->readers[i].policy == p)
+            return &st->readers[i];
+    return NULL;
+}
+
+static void test_stats(void **state)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t], 4);
+        fbus_reader *lat = open_reader(c, tu_transports[t], FBUS_POLICY_LATEST, 0);
+        fbus_reader *los = open_reader(c, tu_transports[t], FBUS_POLICY_LOSSLESS, 0);
+        fbus_reader *obs =
+            open_reader(c, tu_transports[t], FBUS_POLICY_LATEST, FBUS_READER_OBSERVER);
+        const fbus_reader_info *li, *si;
+        fbus_stats st;
+        fbus_slot s;
+        fbus_frame fr;
+
+        /* Before the first frame. */
+        memset(&st, 0xa5, sizeof(st));
+        assert_int_equal(fbus_stat(c->name, tu_transports[t], &st), 0);
+        assert_string_equal(st.name, c->name);
+        assert_int_equal(st.transport, tu_transports[t]);
+        assert_int_equal(st.state, FBUS_STATE_LIVE);
+        assert_int_equal(st.producer_pid, getpid());
+        assert_int_equal(st.uid, geteuid());
+        assert_int_equal(st.mode & 0777, 0600);
+        assert_int_equal(st.session, fbus_writer_session(w));
+        assert_int_equal(st.slots, 4);
+        assert_true(st.slot_size >= c->fmt.size);
+        assert_true(st.region_size > 4 * st.slot_size);
+        assert_int_equal(st.frames, 0);
+        assert_int_equal(st.format.nb_planes, 0);
+        assert_int_equal(st.last_publish_age_ns, -1);
+        assert_true(st.heartbeat_age_ns >= 0 && st.heartbeat_age_ns < TU_SEC);
+        assert_int_equal(st.nb_readers, 2);
+        assert_int_equal(st.writer_waits, 0);
+        assert_int_equal(st.forced, 0);
+
+        /* 4 frames; the lossless reader takes all, the latest one the last. */
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        for (uint64_t seq = 1; seq <= 4; seq++)
+            take(los, seq, 0);
+        take(lat, 4, ANY);
+        take(obs, 4, ANY);
+        /* The lossless reader falls behind: the writer waits for it once. */
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(fbus_writer_acquire(w, &c->fmt, 20 * TU_MS, &s), -ETIMEDOUT);
+        take(lat, 8, 3);
+
+        assert_int_equal(fbus_stat(c->name, tu_transports[t], &st), 0);
+        assert_int_equal(st.frames, 8);
+        assert_true(st.writer_waits >= 1);
+        assert_int_equal(st.forced, 0);
+        assert_memory_equal(&st.format, &c->fmt, sizeof(c->fmt));
+        assert_true(st.last_publish_age_ns >= 0 && st.last_publish_age_ns < 10 * TU_SEC);
+        assert_int_equal(st.nb_readers, 2);
+        li = find_reader(&st, FBUS_POLICY_LATEST);
+        si = find_reader(&st, FBUS_POLICY_LOSSLESS);
+        assert_non_null(li);
+        assert_non_null(si);
+        assert_int_equal(li->pid, getpid());
+        assert_int_equal(li->frames, 2);
+        /* 5, 6, 7; and 1, 2, 3 if missing them before the first counts. */
+        assert_true(li->drops == 3 || li->drops == 6);
+        assert_int_equal(li->overruns, 0);
+        assert_int_equal(li->lag, 0);
+        assert_true(li->alive);
+        assert_int_equal(si->pid, getpid());
+        assert_int_equal(si->frames, 4);
+        assert_int_equal(si->drops, 0);
+        assert_int_equal(si->overruns, 0);
+        assert_int_equal(si->lag, 4);
+        assert_true(si->alive);
+        assert_true(si->idle_ns >= 0);
+
+        /* A reader that leaves is gone from the table. */
+        fbus_reader_close(lat);
+        assert_int_equal(fbus_stat(c->name, tu_transports[t], &st), 0);
+        assert_int_equal(st.nb_readers, 1);
+        assert_int_equal(st.readers[0].policy, FBUS_POLICY_LOSSLESS);
+        assert_int_equal(fbus_reader_acquire(los, 0, &fr), 0);
+        assert_int_equal(fbus_reader_release(los, &fr), 0);
+        fbus_reader_close(los);
+        fbus_reader_close(obs);
+        fbus_writer_close(w);
+    }
+}
+
+/* ------------------------------------------------------- multi-process */
+
+struct result {
+    uint64_t frames; /* acquired */
+    uint64_t first, last;
+    uint64_t overruns; /* releases with FBUS_EOVERRUN */
+    uint64_t torn;     /* frames whose bytes did not match (all with overrun) */
+    uint64_t dropped;  /* sum of frame.dropped */
+    int end;           /* the code that ended the stream */
+};
+
+struct stress {
+    const struct ctx *c;
+    fbus_transport t;
+    uint32_t slots;
+    int readers; /* the writer waits for this many */
+    uint64_t frames;
+    int writer_poll; /* the writer acquires with timeout 0 and must not fail */
+    fbus_policy policy;
+    int result_fd;
+};
+
+#define CHILD_FAIL(code, ...)                                                                      \
+    do {                                                                                           \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fputc('\n', stderr);                                                                       \
+        return (code);                                                                             \
+    } while (0)
+
+static int child_stress_writer(void *arg)
+{
+    const struct stress *s = arg;
+    fbus_writer_opts o = {.transport = s->t, .slots = s->slots, .format = &s->c->fmt};
+    fbus_writer *w = NULL;
+    int rc;
+
+    rc = fbus_writer_open(s->c->name, &o, &w);
+    if (rc != 0)
+        CHILD_FAIL(2, "writer: open: %s", fbus_strerror(rc));
+    rc = fbus_writer_wait_readers(w, s->readers, 20 * TU_SEC);
+    if (rc != 0)
+        CHILD_FAIL(3, "writer: wait for %d readers: %s", s->readers, fbus_strerror(rc));
+    for (uint64_t i = 1; i <= s->frames; i++) {
+        fbus_slot slot;
+
+        rc = fbus_writer_acquire(w, &s->c->fmt, s->writer_poll ? 0 : 10 * TU_SEC, &slot);
+        if (rc != 0)
+            CHILD_FAIL(4, "writer: acquire frame %llu: %s (%s)", (unsigned long long)i,
+                       fbus_strerror(rc), s->writer_poll ? "latest readers only" : "waiting");
+        if (slot.seq != i)
+            CHILD_FAIL(5, "writer: slot seq %llu, expected %llu", (unsigned long long)slot.seq,
+                       (unsigned long long)i);
+        tu_fill(&slot, slot.seq);
+        rc = fbus_writer_publish(w, &slot, NULL);
+        if (rc != 0)
+            CHILD_FAIL(6, "writer: publish: %s", fbus_strerror(rc));
+    }
+    fbus_writer_close(w);
+    return 0;
+}
+
+static int child_stress_reader(void *arg)
+{
+    const struct stress *s = arg;
+    fbus_reader_opts o = {.transport = s->t, .policy = s->policy, .flags = FBUS_READER_WAIT};
+    const char *who = s->policy == FBUS_POLICY_LOSSLESS ? "lossless" : "latest";
+    struct result res = {0};
+    fbus_reader *r = NULL;
+    uint64_t session = 0;
+    int rc;
+
+    rc = fbus_reader_open(s->c->name, &o, &r);
+    if (rc != 0)
+        CHILD_FAIL(2, "%s reader: open: %s", who, fbus_strerror(rc));
+    for (;;) {
+        fbus_frame fr;
+        int intact;
+
+        rc = fbus_reader_acquire(r, 10 * TU_SEC, &fr);
+        if (rc != 0) {
+            res.end = rc;
+            break;
+        }
+        if (res.frames == 0) {
+            session = fr.session;
+            res.first = fr.seq;
+            if (!(fr.flags & FBUS_FRAME_NEW_SESSION))
+                CHILD_FAIL(3, "%s reader: first frame without NEW_SESSION", who);
+        } else {
+            if (fr.session != session)
+                CHILD_FAIL(4, "%s reader: session changed mid-stream", who);
+            if (fr.flags & FBUS_FRAME_NEW_SESSION)
+                CHILD_FAIL(4, "%s reader: NEW_SESSION mid-stream", who);
+            if (s->policy == FBUS_POLICY_LOSSLESS && fr.seq != res.last + 1)
+                CHILD_FAIL(5, "lossless reader: seq %llu after %llu", (unsigned long long)fr.seq,
+                           (unsigned long long)res.last);
+            if (fr.seq <= res.last)
+                CHILD_FAIL(6, "latest reader: seq %llu after %llu (backwards)",
+                           (unsigned long long)fr.seq, (unsigned long long)res.last);
+            if (fr.dropped != fr.seq - res.last - 1)
+                CHILD_FAIL(7, "%s reader: seq %llu after %llu says dropped %llu", who,
+                           (unsigned long long)fr.seq, (unsigned long long)res.last,
+                           (unsigned long long)fr.dropped);
+        }
+        if (memcmp(&fr.format, &s->c->fmt, sizeof(fr.format)) != 0)
+            CHILD_FAIL(8, "%s reader: seq %llu has another format", who,
+                       (unsigned long long)fr.seq);
+        intact = tu_verify(&fr, fr.seq);
+        rc = fbus_reader_release(r, &fr);
+        if (rc == FBUS_EOVERRUN) {
+            res.overruns++;
+        } else if (rc != 0) {
+            CHILD_FAIL(9, "%s reader: release: %s", who, fbus_strerror(rc));
+        } else if (!intact) {
+            CHILD_FAIL(10, "%s reader: seq %llu torn without FBUS_EOVERRUN", who,
+                       (unsigned long long)fr.seq);
+        }
+        if (!intact)
+            res.torn++;
+        res.frames++;
+        res.dropped += fr.dropped;
+        res.last = fr.seq;
+    }
+    fbus_reader_close(r);
+    if (tu_send(s->result_fd, &res, sizeof(res)) != 0)
+        return 11;
+    return 0;
+}
+
+/* Run 1 writer and the given readers as processes; collect the results. */
+static void run_stress(struct stress *base, const fbus_policy *policies, int n, struct result *res)
+{
+    pid_t readers[8], writer;
+    int fds[8][2];
+    struct stress rs[8], ws = *base;
+
+    ws.readers = n;
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(pipe(fds[i]), 0);
+        rs[i] = *base;
+        rs[i].policy = policies[i];
+        rs[i].result_fd = fds[i][1];
+        readers[i] = tu_fork(child_stress_reader, &rs[i], 100);
+        assert_true(readers[i] > 0);
+    }
+    writer = tu_fork(child_stress_writer, &ws, 100);
+    assert_true(writer > 0);
+    assert_int_equal(tu_wait(writer, 110000), 0);
+    for (int i = 0; i < n; i++) {
+        int rc = tu_wait(readers[i], 30000);
+        if (rc != 0)
+            fail_msg("reader %d (%s) exited with %d", i,
+                     policies[i] == FBUS_POLICY_LOSSLESS ? "lossless" : "latest", rc);
+        assert_int_equal(tu_recv(fds[i][0], &res[i], sizeof(res[i]), 1000), 0);
+        close(fds[i][0]);
+        close(fds[i][1]);
+    }
+}
+
+static void test_stress_mixed(void **state)
+{
+    static const fbus_policy policies[4] = {FBUS_POLICY_LATEST, FBUS_POLICY_LOSSLESS,
+                                            FBUS_POLICY_LATEST, FBUS_POLICY_LOSSLESS};
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        /* slots >= readers + 2: no frame can be torn at all. */
+        struct stress s = {.c = c, .t = tu_transports[t], .slots = 6, .frames = STRESS_FRAMES};
+        struct result res[4];
+        int64_t t0 = tu_now_ns();
+
+        run_stress(&s, policies, 4, res);
+        for (int i = 0; i < 4; i++)
+            print_message("%s %s reader: %llu frames, last %llu, %llu dropped, %llu overruns, "
+                          "%llu torn\n",
+                          tu_transport_name(s.t),
+                          policies[i] == FBUS_POLICY_LOSSLESS ? "lossless" : "latest",
+                          (unsigned long long)res[i].frames, (unsigned long long)res[i].last,
+                          (unsigned long long)res[i].dropped, (unsigned long long)res[i].overruns,
+                          (unsigned long long)res[i].torn);
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(res[i].end, FBUS_EENDED);
+            assert_int_equal(res[i].overruns, 0);
+            assert_int_equal(res[i].torn, 0);
+            assert_true(res[i].last <= s.frames);
+            if (policies[i] == FBUS_POLICY_LOSSLESS) {
+                assert_int_equal(res[i].frames, s.frames);
+                assert_int_equal(res[i].first, 1);
+                assert_int_equal(res[i].last, s.frames);
+                assert_int_equal(res[i].dropped, 0);
+            } else {
+                assert_true(res[i].frames >= 1);
+            }
+        }
+        print_message("%s: %llu frames in %.2f s\n", tu_transport_name(s.t),
+                      (unsigned long long)s.frames, (double)(tu_now_ns() - t0) / 1e9);
+        tu_bus_cleanup(c->name);
+    }
+}
+
+static void test_stress_latest_only(void **state)
+{
+    static const fbus_policy policies[2] = {FBUS_POLICY_LATEST, FBUS_POLICY_LATEST};
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        /* 2 slots for 2 readers: the writer must reuse pinned slots, never
+         * wait; readers must learn of every torn frame. */
+        struct stress s = {
+            .c = c, .t = tu_transports[t], .slots = 2, .frames = STRESS_FRAMES, .writer_poll = 1};
+        struct result res[2];
+
+        run_stress(&s, policies, 2, res);
+        for (int i = 0; i < 2; i++) {
+            print_message("%s latest reader on 2 slots: %llu frames, %llu overruns (%llu torn)\n",
+                          tu_transport_name(s.t), (unsigned long long)res[i].frames,
+                          (unsigned long long)res[i].overruns, (unsigned long long)res[i].torn);
+            assert_int_equal(res[i].end, FBUS_EENDED);
+            assert_true(res[i].torn <= res[i].overruns);
+            assert_true(res[i].frames >= 1);
+        }
+        tu_bus_cleanup(c->name);
+    }
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_latest_basic),
+        T(test_lossless_interleaved),
+        T(test_pins_hold),
+        T(test_overrun),
+        T(test_no_forced_reuse_with_enough_slots),
+        T(test_format_change_fits),
+        T(test_format_change_replaces),
+        T(test_end_of_stream),
+        T(test_reader_first),
+        T(test_stats),
+        T(test_stress_mixed),
+        T(test_stress_latest_only),
+    };
+#undef T
+
+    /* FBUS_TEST_FILTER=test_name runs one test (cmocka pattern). */
+    if (getenv("FBUS_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("FBUS_TEST_FILTER"));
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
