@@ -4,7 +4,7 @@ if(TARGET framebus-producer)
     fbus_add_test(test_producer
         SOURCES test_producer.c clipgen.c ${CMAKE_CURRENT_SOURCE_DIR}/testutil.c
         LIBS framebus::framebus PkgConfig::LIBAV
-        TIMEOUT 120
+        TIMEOUT 180
         LABELS programs)
     add_dependencies(test_producer framebus-producer)
 endif()

@@ -463,6 +463,9 @@ static void test_frames_limit(void **state)
     assert_int_equal(finish(10000), 0);
     assert_non_null(strstr(slurp(errpath), "framebus-producer: bus \""));
     assert_non_null(strstr(slurp(errpath), "\": 4 frames (160x120 yuv420p)"));
+    /* The live status line, refreshed in place, ends on the last count. */
+    assert_non_null(strstr(slurp(errpath), "frame=      4 fps="));
+    assert_non_null(strstr(slurp(errpath), " readers=1 drops=0"));
     ref_free(&ref);
     (void)state;
 }
