@@ -134,8 +134,9 @@ FBUS_EXTERN int fbus_format_check(const fbus_format *fmt, uint64_t capacity)
 
         if (p->rows == 0 || p->row_bytes == 0 || p->row_bytes > p->stride || p->rows > 4 * MAX_SIDE)
             return FBUS_EFORMAT;
-        /* rows and stride are 32-bit, so the product cannot overflow. */
-        end = (uint64_t)p->stride * (p->rows - 1) + p->row_bytes;
+        /* rows and stride are 32-bit, so the product cannot overflow. A
+         * plane owns stride * rows bytes, so a reader may copy it in one go. */
+        end = (uint64_t)p->stride * p->rows;
         if (p->offset > fmt->size || end > fmt->size - p->offset)
             return FBUS_EFORMAT;
     }

@@ -100,6 +100,9 @@ void fbus__futex_wake(_Atomic uint32_t *word, int n);
 /* util.c */
 uint64_t fbus__random64(void);
 int64_t fbus__realtime_ns(void);
+/* now - then for a time read from the region, which may hold anything:
+ * saturates instead of overflowing; a time in the future is age 0. */
+int64_t fbus__age_ns(int64_t now, int64_t then);
 void fbus__sleep_ns(int64_t ns);
 void fbus__posix_path(const char *name, char *buf, size_t len); /* "/framebus.NAME" */
 void fbus__sysv_keyfile(const char *name, char *buf,

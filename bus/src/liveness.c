@@ -74,7 +74,7 @@ int fbus__producer_status(const struct fbus__region *rg, int64_t timeout_ns, int
         return (int)state;
     if (state != FBUS__STATE_LIVE)
         return 0;
-    age = now - atomic_load_explicit(&rg->hdr->heartbeat_ns, memory_order_relaxed);
+    age = fbus__age_ns(now, atomic_load_explicit(&rg->hdr->heartbeat_ns, memory_order_relaxed));
     if (age > FBUS__STALE_NS && !fbus__pid_alive(rg->producer_pid, rg->producer_start))
         return 0;
     if (age > timeout_ns)

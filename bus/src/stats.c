@@ -45,9 +45,10 @@ FBUS_EXTERN int fbus_stat(const char *name, fbus_transport transport, fbus_stats
     st->writer_waits = atomic_load_explicit(&h->writer_waits, memory_order_relaxed);
     st->forced = atomic_load_explicit(&h->forced, memory_order_relaxed);
     st->fps = (double)atomic_load_explicit(&h->fps_milli, memory_order_relaxed) / 1000.0;
-    st->heartbeat_age_ns = now - atomic_load_explicit(&h->heartbeat_ns, memory_order_relaxed);
+    st->heartbeat_age_ns =
+        fbus__age_ns(now, atomic_load_explicit(&h->heartbeat_ns, memory_order_relaxed));
     last = (uint64_t)atomic_load_explicit(&h->last_publish_ns, memory_order_relaxed);
-    st->last_publish_age_ns = last ? now - (int64_t)last : -1;
+    st->last_publish_age_ns = last ? fbus__age_ns(now, (int64_t)last) : -1;
 
     c = atomic_load_explicit(&h->cursor, memory_order_acquire);
     newest = FBUS__CURSOR_SEQ(c);
@@ -75,7 +76,8 @@ FBUS_EXTERN int fbus_stat(const char *name, fbus_transport transport, fbus_stats
         ri->drops = atomic_load_explicit(&e->drops, memory_order_relaxed);
         consumed = atomic_load_explicit(&e->consumed, memory_order_relaxed);
         ri->lag = consumed == FBUS__JOINING || consumed > newest ? 0 : newest - consumed;
-        ri->idle_ns = now - atomic_load_explicit(&e->heartbeat_ns, memory_order_relaxed);
+        ri->idle_ns =
+            fbus__age_ns(now, atomic_load_explicit(&e->heartbeat_ns, memory_order_relaxed));
         ri->alive = fbus__entry_alive(e);
     }
     fbus__region_detach(&rg);

@@ -141,9 +141,9 @@ static int sysv_unlink(const char *name, const struct fbus__mapping *m)
         return -ENOENT;
     }
     if (id >= 0 && shmctl(id, IPC_RMID, NULL) < 0)
-        return -errno;
+        return errno == EPERM ? -EACCES : -errno;
     if (unlink(path) < 0)
-        return -errno;
+        return errno == EPERM ? -EACCES : -errno;
     return 0;
 }
 

@@ -24,6 +24,15 @@ int64_t fbus__realtime_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+int64_t fbus__age_ns(int64_t now, int64_t then)
+{
+    int64_t d;
+
+    if (__builtin_sub_overflow(now, then, &d))
+        return then > now ? 0 : INT64_MAX;
+    return d < 0 ? 0 : d;
+}
+
 void fbus__sleep_ns(int64_t ns)
 {
     struct timespec ts = {.tv_sec = ns / 1000000000LL, .tv_nsec = ns % 1000000000LL};

@@ -186,7 +186,7 @@ FBUS_EXTERN int fbus_writer_open(const char *name, const fbus_writer_opts *opts,
     if (!fbus__transport_get(opts->transport))
         return -EINVAL;
     if (opts->slots == 1 || opts->slots > FBUS_MAX_SLOTS)
-        return FBUS_ETOOBIG;
+        return -EINVAL;
     if (opts->mode & ~07777u)
         return -EINVAL;
     capacity = opts->slot_size;
@@ -420,8 +420,12 @@ static int claim_slot(struct fbus_writer *w, uint64_t seq, int *forced, uint64_t
         uint64_t old = w->slot_seq[i];
         struct fbus__slot_desc *d = fbus__desc(rg, i);
 
-        if (old && old >= need)
-            break; /* this and every newer slot wait for a lossless reader */
+        if (old && old >= need) {
+            /* This and every newer slot wait for a lossless reader. We wait
+             * too then, rather than take a frame from a latest reader. */
+            *forced = -1;
+            break;
+        }
         atomic_store_explicit(&d->lock, 2 * seq + 1, memory_order_seq_cst);
         if (!old || !pinned(rg, i, old))
             return (int)i;
@@ -429,6 +433,7 @@ static int claim_slot(struct fbus_writer *w, uint64_t seq, int *forced, uint64_t
         atomic_store_explicit(&d->lock, 2 * old, memory_order_release);
         if (*forced < 0)
             *forced = (int)i;
+        continue;
     }
     return -1;
 }
