@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The viewer's frame loop: attach to the bus (waiting for it if needed),
+ * show each new frame, follow producer restarts and format changes while
+ * keeping the last frame on screen, handle keys, and keep the stats.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "viewer.h"
+
+volatile sig_atomic_t viewer_stop;
+
+/* Longest a single wait for a frame may block, so events and signals are
+ * handled promptly. */
+#define WAIT_NS     (20 * 1000000LL)
+#define TITLE_EVERY (500 * 1000000LL)
+
+struct viewer {
+    const struct viewer_opts *o;
+    fbus_reader *reader;
+    struct viewer_render rd;
+    struct viewer_stats total, iv; /* whole run, current interval */
+    fbus_format shown_fmt;         /* of the last frame shown */
+    int have_fmt;
+    const char *status; /* why no frames flow now, or NULL */
+    char last_err[256];
+    int paused;
+    int dirty;     /* the window needs redrawing without a new frame */
+    int retry_now; /* a torn frame was dropped: get the next one at once */
+    int64_t no_producer_since;
+    int64_t stats_ns, next_stats, next_title, last_stats;
+};
+
+static double ms(int64_t ns, uint64_t n)
+{
+    return n ? (double)ns / (double)n / 1e6 : 0.0;
+}
+
+void viewer_stats_line(char *buf, size_t len, const char *bus, const char *status,
+                       const fbus_format *fmt, const struct viewer_stats *st, int64_t now_ns)
+{
+    double secs = (double)(now_ns - st->since_ns) / 1e9;
+    double fps = secs > 0 ? (double)st->shown / secs : 0.0;
+
+    if (!fmt) {
+        snprintf(buf, len, "%s: %s", bus, status ? status : "no frame yet");
+        return;
+    }
+    snprintf(buf, len,
+             "%s: %ux%u %s, %.1f fps, skipped %" PRIu64 ", overruns %" PRIu64
+             ", latency %.1f ms%s%s",
+             bus, fmt->width, fmt->height, fmt->pix_fmt, fps, st->skipped, st->overruns,
+             ms(st->latency_ns, st->shown), status ? " - " : "", status ? status : "");
+}
+
+__attribute__((format(printf, 2, 3))) static void say(const char *bus, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, VIEWER_NAME ": bus \"%s\": ", bus);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void set_status(struct viewer *v, const char *status)
+{
+    if (status && (!v->status || strcmp(status, v->status) != 0))
+        say(v->o->bus, "%s", status);
+    v->status = status;
+    v->next_title = 0;
+}
+
+static void update_title(struct viewer *v, int64_t now)
+{
+    char line[512];
+    const char *status = v->paused ? "paused" : v->status;
+
+    viewer_stats_line(line, sizeof(line), v->o->bus, status, v->have_fmt ? &v->shown_fmt : NULL,
+                      &v->iv, now);
+    viewer_render_title(&v->rd, line);
+}
+
+static void periodic(struct viewer *v, int64_t now)
+{
+    if (now >= v->next_title) {
+        update_title(v, now);
+        v->next_title = now + TITLE_EVERY;
+    }
+    if (v->stats_ns > 0 && now >= v->next_stats) {
+        char line[512];
+        /* While nothing flows, a line every ten intervals is enough. */
+        int idle = v->iv.shown == 0 && !v->iv.overruns;
+        if (idle && now - v->last_stats < 10 * v->stats_ns) {
+            v->next_stats = now + v->stats_ns;
+            return;
+        }
+        viewer_stats_line(line, sizeof(line), v->o->bus, v->paused ? "paused" : v->status,
+                          v->have_fmt ? &v->shown_fmt : NULL, &v->iv, now);
+        if (v->iv.shown)
+            fprintf(stderr, VIEWER_NAME ": %s, acquire+upload+release %.2f ms\n", line,
+                    ms(v->iv.upload_ns, v->iv.shown));
+        else
+            fprintf(stderr, VIEWER_NAME ": %s\n", line);
+        v->last_stats = now;
+        v->next_stats = now + v->stats_ns;
+        memset(&v->iv, 0, sizeof(v->iv));
+        v->iv.since_ns = now;
+    }
+}
+
+static void screenshot(struct viewer *v, const char *path)
+{
+    uint8_t *rgb;
+    int w, h;
+    int rc = viewer_render_read_frame(&v->rd, &rgb, &w, &h);
+
+    if (rc == 0) {
+        rc = viewer_screenshot_write(path, rgb, w, h);
+        free(rgb);
+    }
+    if (rc == -ENOENT)
+        fprintf(stderr, VIEWER_NAME ": no frame to save in %s yet\n", path);
+    else if (rc < 0)
+        fprintf(stderr, VIEWER_NAME ": cannot save screenshot %s: %s\n", path, strerror(-rc));
+    else
+        fprintf(stderr, VIEWER_NAME ": saved screenshot %s (%dx%d)\n", path, w, h);
+}
+
+static void screenshot_key(struct viewer *v)
+{
+    char path[4096], stamp[32];
+    time_t t = time(NULL);
+    struct tm tm;
+
+    localtime_r(&t, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+    snprintf(path, sizeof(path), "%s/framebus-%s-%s-%" PRIu64 ".png", v->o->screenshot_dir,
+             v->o->bus, stamp, v->total.shown);
+    screenshot(v, path);
+}
+
+/* Returns 1 when the user asked to quit. */
+static int handle_events(struct viewer *v)
+{
+    SDL_Event ev;
+
+    while (SDL_PollEvent(&ev)) {
+        switch (ev.type) {
+        case SDL_QUIT:
+            return 1;
+        case SDL_WINDOWEVENT:
+            if (ev.window.event == SDL_WINDOWEVENT_RESIZED)
+                v->rd.sized = 1;
+            if (ev.window.event == SDL_WINDOWEVENT_EXPOSED ||
+                ev.window.event == SDL_WINDOWEVENT_SIZE_CHANGED)
+                v->dirty = 1;
+            break;
+        case SDL_KEYDOWN:
+            if (ev.key.repeat)
+                break;
+            switch (viewer_key_action(ev.key.keysym.sym, ev.key.keysym.mod)) {
+            case VIEWER_ACTION_QUIT:
+                return 1;
+            case VIEWER_ACTION_FULLSCREEN:
+                viewer_render_toggle_fullscreen(&v->rd);
+                v->dirty = 1;
+                break;
+            case VIEWER_ACTION_PAUSE:
+                v->paused = !v->paused;
+                v->next_title = 0;
+                break;
+            case VIEWER_ACTION_SCREENSHOT:
+                screenshot_key(v);
+                break;
+            default:
+                break;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    return 0;
+}
+
+static int same_format(const fbus_format *a, const fbus_format *b)
+{
+    return a->width == b->width && a->height == b->height && !strcmp(a->pix_fmt, b->pix_fmt);
+}
+
+/* Show one frame the reader handed out. Returns 1 when --frames is done. */
+static int show_frame(struct viewer *v, fbus_frame *f, int64_t t0)
+{
+    char err[256];
+
+    if (f->flags & FBUS_FRAME_NEW_SESSION) {
+        say(v->o->bus, "%s", "producer found, showing its frames");
+        set_status(v, NULL);
+    }
+    if (v->have_fmt && !same_format(&v->shown_fmt, &f->format)) {
+        char what[160];
+        snprintf(what, sizeof(what), "%ux%u %s -> %ux%u %s", v->shown_fmt.width,
+                 v->shown_fmt.height, v->shown_fmt.pix_fmt, f->format.width, f->format.height,
+                 f->format.pix_fmt);
+        say(v->o->bus, "format changed: %s", what);
+    }
+    int up = viewer_render_upload(&v->rd, f, err, sizeof(err));
+    fbus_format fmt = f->format;
+    uint64_t dropped = f->dropped;
+    int64_t publish_ns = f->publish_ns;
+    /* The texture has its own copy of the image now: give the slot back at
+     * once so the producer never waits on a viewer that is presenting. */
+    int rel = fbus_reader_release(v->reader, f);
+    int64_t t1 = fbus_now_ns();
+
+    v->total.skipped += dropped;
+    v->iv.skipped += dropped;
+    if (rel == FBUS_EOVERRUN) {
+        /* The writer reused the slot while we uploaded it: the texture may
+         * hold a torn picture. Do not present it; fetch the newer frame. */
+        v->total.overruns++;
+        v->iv.overruns++;
+        v->retry_now = 1;
+        return 0;
+    }
+    if (up < 0) {
+        if (strcmp(err, v->last_err) != 0) {
+            fprintf(stderr, VIEWER_NAME ": bus \"%s\": %s\n", v->o->bus, err);
+            snprintf(v->last_err, sizeof(v->last_err), "%s", err);
+        }
+        return 0;
+    }
+    v->last_err[0] = '\0';
+    viewer_render_draw(&v->rd);
+    v->dirty = 0;
+    int64_t t2 = fbus_now_ns();
+    v->shown_fmt = fmt;
+    v->have_fmt = 1;
+    v->total.shown++;
+    v->iv.shown++;
+    v->total.upload_ns += t1 - t0;
+    v->iv.upload_ns += t1 - t0;
+    v->total.latency_ns += t2 - publish_ns;
+    v->iv.latency_ns += t2 - publish_ns;
+    return v->o->frames && v->total.shown >= v->o->frames;
+}
+
+static const char *gone_status(int rc)
+{
+    switch (rc) {
+    case FBUS_EENDED:
+        return "producer ended the stream; keeping the last frame, waiting for a new producer";
+    case FBUS_EPRODUCERGONE:
+        return "producer is gone (died or stopped responding); keeping the last frame, waiting "
+               "for a new producer";
+    default:
+        return "producer moved to a new region; following it";
+    }
+}
+
+/* One step of the loop without events: get a frame if there is one.
+ * Returns 1 to stop (done), 0 to go on, a negative code on a fatal error. */
+static int step(struct viewer *v)
+{
+    fbus_frame f;
+    int64_t t0 = fbus_now_ns();
+    /* Poll first so the cost of a frame that is already there is measured
+     * without the wait for it. */
+    int rc = fbus_reader_acquire(v->reader, 0, &f);
+
+    if (rc == -EAGAIN) {
+        rc = fbus_reader_acquire(v->reader, v->retry_now ? 5 * 1000000LL : WAIT_NS, &f);
+        t0 = fbus_now_ns();
+    }
+    v->retry_now = 0;
+    if (rc == 0) {
+        v->no_producer_since = 0;
+        return show_frame(v, &f, t0);
+    }
+    switch (rc) {
+    case -EAGAIN:
+    case -ETIMEDOUT:
+    case -EINTR:
+    case -ENOENT:
+        break;
+    case FBUS_EENDED:
+    case FBUS_EPRODUCERGONE:
+    case FBUS_EREPLACED:
+        set_status(v, gone_status(rc));
+        break;
+    default:
+        return rc;
+    }
+    if (!fbus_reader_attached(v->reader)) {
+        int64_t now = fbus_now_ns();
+        if (!v->no_producer_since)
+            v->no_producer_since = now;
+        if (!v->status || !strcmp(v->status, gone_status(FBUS_EREPLACED)))
+            set_status(v, "waiting for a producer");
+        if (v->o->timeout > 0 && now - v->no_producer_since > (int64_t)(v->o->timeout * 1e9)) {
+            fprintf(stderr, VIEWER_NAME ": bus \"%s\": no producer within %g s\n", v->o->bus,
+                    v->o->timeout);
+            return -ETIMEDOUT;
+        }
+    }
+    if (v->dirty) {
+        viewer_render_draw(&v->rd);
+        v->dirty = 0;
+    }
+    return 0;
+}
+
+static void open_error(const char *bus, int rc)
+{
+    const char *hint = "";
+
+    if (rc == -EACCES)
+        hint = " (the bus belongs to another user; ask its producer for --mode)";
+    else if (rc == FBUS_EBADREGION || rc == FBUS_EVERSION)
+        hint = " (refusing to read it)";
+    fprintf(stderr, VIEWER_NAME ": bus \"%s\": %s%s\n", bus, fbus_strerror(rc), hint);
+}
+
+int viewer_run(const struct viewer_opts *o)
+{
+    struct viewer *v = calloc(1, sizeof(*v));
+    fbus_reader_opts ro = {0};
+    char err[512];
+    int exit_code = 1, rc;
+
+    if (!v) {
+        fprintf(stderr, VIEWER_NAME ": out of memory\n");
+        return 1;
+    }
+    v->o = o;
+    ro.transport = o->transport;
+    ro.policy = o->policy;
+    ro.flags = FBUS_READER_WAIT;
+    rc = fbus_reader_open(o->bus, &ro, &v->reader);
+    if (rc < 0) {
+        open_error(o->bus, rc);
+        goto out;
+    }
+    if (viewer_render_open(&v->rd, o, err, sizeof(err)) < 0) {
+        fprintf(stderr, VIEWER_NAME ": %s\n", err);
+        goto out;
+    }
+
+    int64_t now = fbus_now_ns();
+    double every = o->stats_interval >= 0 ? o->stats_interval : (o->headless ? 1.0 : 0.0);
+    v->stats_ns = (int64_t)(every * 1e9);
+    v->next_stats = now + v->stats_ns;
+    v->total.since_ns = v->iv.since_ns = now;
+    if (o->headless)
+        fprintf(stderr, VIEWER_NAME ": %s: rendering off screen%s\n",
+                o->headless_forced ? "--headless"
+                                   : "no display (DISPLAY and WAYLAND_DISPLAY "
+                                     "are unset)",
+                v->stats_ns > 0 ? ", stats on stderr" : "");
+    if (!fbus_reader_attached(v->reader)) {
+        say(o->bus, "%s", "waiting for a producer");
+        v->status = "waiting for a producer";
+    }
+    update_title(v, now);
+
+    for (;;) {
+        if (viewer_stop || handle_events(v))
+            break;
+        if (v->paused) {
+            if (v->dirty) {
+                viewer_render_draw(&v->rd);
+                v->dirty = 0;
+            }
+            SDL_WaitEventTimeout(NULL, 50);
+        } else {
+            rc = step(v);
+            if (rc == -ETIMEDOUT)
+                goto out;
+            if (rc < 0) {
+                open_error(o->bus, rc);
+                goto out;
+            }
+            if (rc == 1)
+                break;
+        }
+        periodic(v, fbus_now_ns());
+    }
+
+    exit_code = 0;
+    if (o->screenshot_on_exit) {
+        uint8_t *rgb;
+        int w, h;
+        rc = viewer_render_read_frame(&v->rd, &rgb, &w, &h);
+        if (rc == 0) {
+            rc = viewer_screenshot_write(o->screenshot_on_exit, rgb, w, h);
+            free(rgb);
+        }
+        if (rc < 0) {
+            fprintf(stderr, VIEWER_NAME ": cannot save %s: %s\n", o->screenshot_on_exit,
+                    rc == -ENOENT ? "no frame was shown" : strerror(-rc));
+            exit_code = 1;
+        }
+    }
+    fprintf(stderr,
+            VIEWER_NAME ": shown %" PRIu64 " frames, skipped %" PRIu64 ", overruns %" PRIu64
+                        ", mean latency %.2f ms, mean acquire+upload+release %.3f ms\n",
+            v->total.shown, v->total.skipped, v->total.overruns,
+            ms(v->total.latency_ns, v->total.shown), ms(v->total.upload_ns, v->total.shown));
+out:
+    if (v->rd.window || v->rd.renderer)
+        viewer_render_close(&v->rd);
+    fbus_reader_close(v->reader);
+    free(v);
+    return exit_code;
+}

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SDL side of the viewer: window, renderer, one streaming texture that
+ * frames are uploaded into straight from the bus mapping, letterboxed
+ * drawing, fullscreen, and reading the current frame back for screenshots.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "viewer.h"
+
+SDL_Rect viewer_letterbox(int out_w, int out_h, int src_w, int src_h)
+{
+    SDL_Rect r = {0, 0, out_w, out_h};
+
+    if (src_w <= 0 || src_h <= 0 || out_w <= 0 || out_h <= 0)
+        return r;
+    if ((int64_t)out_w * src_h > (int64_t)out_h * src_w) {
+        /* The area is wider than the picture: bars left and right. */
+        r.w = (int)(((int64_t)out_h * src_w + src_h / 2) / src_h);
+        r.x = (out_w - r.w) / 2;
+    } else {
+        r.h = (int)(((int64_t)out_w * src_h + src_w / 2) / src_w);
+        r.y = (out_h - r.h) / 2;
+    }
+    if (r.w < 1)
+        r.w = 1;
+    if (r.h < 1)
+        r.h = 1;
+    return r;
+}
+
+int viewer_render_open(struct viewer_render *rd, const struct viewer_opts *o, char *err,
+                       size_t errlen)
+{
+    SDL_RendererInfo info;
+    uint32_t wflags = SDL_WINDOW_RESIZABLE;
+
+    memset(rd, 0, sizeof(*rd));
+    rd->headless = o->headless;
+    /* main() owns SIGINT and SIGTERM; SDL would turn them into SDL_QUIT
+     * only while events are pumped. */
+    SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
+    SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "linear");
+    if (rd->headless) {
+        SDL_SetHintWithPriority(SDL_HINT_VIDEODRIVER, "offscreen", SDL_HINT_OVERRIDE);
+        SDL_SetHintWithPriority(SDL_HINT_RENDER_DRIVER, "software", SDL_HINT_OVERRIDE);
+        wflags |= SDL_WINDOW_HIDDEN;
+    }
+    if (SDL_InitSubSystem(SDL_INIT_VIDEO) < 0) {
+        snprintf(err, errlen, "cannot open a display: %s (try --headless)", SDL_GetError());
+        return -EIO;
+    }
+    if (o->fullscreen && !rd->headless) {
+        wflags |= SDL_WINDOW_FULLSCREEN_DESKTOP;
+        rd->fullscreen = 1;
+    }
+    rd->window = SDL_CreateWindow(VIEWER_NAME, SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, 640,
+                                  360, wflags);
+    if (!rd->window) {
+        snprintf(err, errlen, "cannot create a window: %s", SDL_GetError());
+        goto fail;
+    }
+    uint32_t rflags = o->vsync ? SDL_RENDERER_PRESENTVSYNC : 0;
+    if (rd->headless)
+        rflags |= SDL_RENDERER_SOFTWARE;
+    rd->renderer = SDL_CreateRenderer(rd->window, -1, rflags);
+    if (!rd->renderer && !rd->headless)
+        rd->renderer = SDL_CreateRenderer(rd->window, -1, rflags | SDL_RENDERER_SOFTWARE);
+    if (!rd->renderer) {
+        snprintf(err, errlen, "cannot create a renderer: %s", SDL_GetError());
+        goto fail;
+    }
+    if (SDL_GetRendererInfo(rd->renderer, &info) == 0)
+        rd->software = (info.flags & SDL_RENDERER_SOFTWARE) != 0;
+    SDL_SetRenderDrawColor(rd->renderer, 0, 0, 0, 255);
+    SDL_RenderClear(rd->renderer);
+    SDL_RenderPresent(rd->renderer);
+    return 0;
+
+fail:
+    viewer_render_close(rd);
+    return -EIO;
+}
+
+void viewer_render_close(struct viewer_render *rd)
+{
+    if (rd->texture)
+        SDL_DestroyTexture(rd->texture);
+    if (rd->renderer)
+        SDL_DestroyRenderer(rd->renderer);
+    if (rd->window)
+        SDL_DestroyWindow(rd->window);
+    viewer_convert_free(rd->convert);
+    if (SDL_WasInit(SDL_INIT_VIDEO))
+        SDL_QuitSubSystem(SDL_INIT_VIDEO);
+    SDL_Quit();
+    memset(rd, 0, sizeof(*rd));
+}
+
+/* Size a new window to its first frame, shrunk to fit the screen. */
+static void fit_window(struct viewer_render *rd, int w, int h)
+{
+    SDL_Rect usable;
+    int display = SDL_GetWindowDisplayIndex(rd->window);
+
+    rd->sized = 1;
+    if (rd->fullscreen)
+        return;
+    if (display >= 0 && SDL_GetDisplayUsableBounds(display, &usable) == 0 && usable.w > 0 &&
+        usable.h > 0) {
+        SDL_Rect fit = viewer_letterbox(usable.w * 9 / 10, usable.h * 9 / 10, w, h);
+        if (fit.w < w) {
+            w = fit.w;
+            h = fit.h;
+        }
+    }
+    SDL_SetWindowSize(rd->window, w, h);
+    if (!rd->headless)
+        SDL_SetWindowPosition(rd->window, SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED);
+}
+
+static int make_texture(struct viewer_render *rd, const fbus_format *fmt,
+                        const struct viewer_pixfmt *pf, char *err, size_t errlen)
+{
+    int w = (int)fmt->width, h = (int)fmt->height;
+
+    if (rd->texture)
+        SDL_DestroyTexture(rd->texture);
+    rd->texture = NULL;
+    rd->have_image = 0;
+    /* SDL reads the YUV matrix when a texture is created (GPU renderers)
+     * or converted (software renderer); there is only ever one texture,
+     * so the global setting is this texture's. JPEG is full-range BT.601;
+     * AUTOMATIC is BT.601 up to 576 lines and BT.709 above. */
+    SDL_SetYUVConversionMode(pf->full_range ? SDL_YUV_CONVERSION_JPEG
+                                            : SDL_YUV_CONVERSION_AUTOMATIC);
+    rd->texture =
+        SDL_CreateTexture(rd->renderer, pf->sdl_format, SDL_TEXTUREACCESS_STREAMING, w, h);
+    if (!rd->texture) {
+        snprintf(err, errlen, "cannot create a %dx%d %s texture: %s", w, h, fmt->pix_fmt,
+                 SDL_GetError());
+        rd->pix_fmt[0] = '\0';
+        return FBUS_EFORMAT;
+    }
+    /* Alpha in rgba/argb frames is not transparency against the window. */
+    SDL_SetTextureBlendMode(rd->texture, SDL_BLENDMODE_NONE);
+    rd->tex_w = w;
+    rd->tex_h = h;
+    rd->pf = pf;
+    snprintf(rd->pix_fmt, sizeof(rd->pix_fmt), "%s", fmt->pix_fmt);
+    if (!rd->sized)
+        fit_window(rd, w, h);
+    return 0;
+}
+
+int viewer_render_upload(struct viewer_render *rd, const fbus_frame *f, char *err, size_t errlen)
+{
+    const fbus_format *fmt = &f->format;
+    const struct viewer_pixfmt *pf;
+    int rc;
+
+    if (viewer_frame_check(fmt) < 0) {
+        snprintf(err, errlen,
+                 "cannot display %ux%u \"%.*s\" frames: unknown pixel format or "
+                 "its planes do not fit its size",
+                 fmt->width, fmt->height, FBUS_PIXFMT_MAX - 1, fmt->pix_fmt);
+        return FBUS_EFORMAT;
+    }
+    pf = viewer_pixfmt_find(fmt->pix_fmt);
+    if (!rd->texture || rd->tex_w != (int)fmt->width || rd->tex_h != (int)fmt->height ||
+        strcmp(rd->pix_fmt, fmt->pix_fmt) != 0) {
+        rc = make_texture(rd, fmt, pf, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+
+    /* The frame's planes are read in place from the shared mapping with
+     * the producer's own strides. */
+    switch (pf->upload) {
+    case VIEWER_UPLOAD_YUV:
+        rc = SDL_UpdateYUVTexture(rd->texture, NULL, f->data[0], (int)fmt->planes[0].stride,
+                                  f->data[1], (int)fmt->planes[1].stride, f->data[2],
+                                  (int)fmt->planes[2].stride);
+        break;
+    case VIEWER_UPLOAD_NV:
+        rc = SDL_UpdateNVTexture(rd->texture, NULL, f->data[0], (int)fmt->planes[0].stride,
+                                 f->data[1], (int)fmt->planes[1].stride);
+        break;
+    case VIEWER_UPLOAD_PACKED:
+        rc = SDL_UpdateTexture(rd->texture, NULL, f->data[0], (int)fmt->planes[0].stride);
+        break;
+    default: {
+        const uint8_t *buf;
+        int stride;
+        rc = viewer_convert_frame(&rd->convert, f, &buf, &stride);
+        if (rc < 0) {
+            snprintf(err, errlen, "cannot convert \"%s\" frames: %s", fmt->pix_fmt,
+                     rc == -ENOMEM ? "out of memory" : "libswscale refused the format");
+            return rc;
+        }
+        rc = SDL_UpdateTexture(rd->texture, NULL, buf, stride);
+        break;
+    }
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot upload a %s frame: %s", fmt->pix_fmt, SDL_GetError());
+        return FBUS_EFORMAT;
+    }
+    rd->have_image = 1;
+    return 0;
+}
+
+void viewer_render_draw(struct viewer_render *rd)
+{
+    int ow = 0, oh = 0;
+
+    SDL_SetRenderDrawColor(rd->renderer, 0, 0, 0, 255);
+    SDL_RenderClear(rd->renderer);
+    if (rd->texture && rd->have_image && SDL_GetRendererOutputSize(rd->renderer, &ow, &oh) == 0) {
+        SDL_Rect dst = viewer_letterbox(ow, oh, rd->tex_w, rd->tex_h);
+        SDL_RenderCopy(rd->renderer, rd->texture, NULL, &dst);
+    }
+    SDL_RenderPresent(rd->renderer);
+}
+
+void viewer_render_toggle_fullscreen(struct viewer_render *rd)
+{
+    if (rd->headless)
+        return;
+    if (SDL_SetWindowFullscreen(rd->window, rd->fullscreen ? 0 : SDL_WINDOW_FULLSCREEN_DESKTOP) ==
+        0)
+        rd->fullscreen = !rd->fullscreen;
+}
+
+void viewer_render_title(struct viewer_render *rd, const char *title)
+{
+    SDL_SetWindowTitle(rd->window, title);
+}
+
+int viewer_render_read_frame(struct viewer_render *rd, uint8_t **rgb, int *w, int *h)
+{
+    SDL_Texture *target = NULL;
+    uint8_t *buf = NULL;
+    int rc = -EIO;
+
+    *rgb = NULL;
+    if (!rd->texture || !rd->have_image)
+        return -ENOENT;
+    /* Draw the texture 1:1 into a target of the frame's size: this reads
+     * back exactly what the texture holds, whatever the window size. */
+    target = SDL_CreateTexture(rd->renderer, SDL_PIXELFORMAT_ARGB8888, SDL_TEXTUREACCESS_TARGET,
+                               rd->tex_w, rd->tex_h);
+    if (!target)
+        goto out;
+    buf = malloc((size_t)rd->tex_w * (size_t)rd->tex_h * 3);
+    if (!buf) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (SDL_SetRenderTarget(rd->renderer, target) < 0)
+        goto out;
+    SDL_SetRenderDrawColor(rd->renderer, 0, 0, 0, 255);
+    SDL_RenderClear(rd->renderer);
+    if (SDL_RenderCopy(rd->renderer, rd->texture, NULL, NULL) == 0 &&
+        SDL_RenderReadPixels(rd->renderer, NULL, SDL_PIXELFORMAT_RGB24, buf, rd->tex_w * 3) == 0)
+        rc = 0;
+    SDL_SetRenderTarget(rd->renderer, NULL);
+out:
+    if (target)
+        SDL_DestroyTexture(target);
+    if (rc == 0) {
+        *rgb = buf;
+        *w = rd->tex_w;
+        *h = rd->tex_h;
+    } else {
+        free(buf);
+    }
+    return rc;
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Declarations shared by the viewer's files: options, the pixel-format
+ * table, key bindings, the SDL renderer wrapper, screenshots and the
+ * frame loop.
+ */
+#ifndef FBUS_VIEWER_H
+#define FBUS_VIEWER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <SDL.h>
+
+#include "framebus/framebus.h"
+
+#define VIEWER_NAME        "framebus-viewer"
+#define VIEWER_DEFAULT_BUS "framebus"
+
+/* ------------------------------------------------------------- options */
+
+struct viewer_opts {
+    const char *bus;
+    fbus_transport transport;
+    fbus_policy policy;
+    int fullscreen;
+    int vsync;
+    int headless;          /* forced by --headless or by a missing display */
+    int headless_forced;   /* --headless was given */
+    int overlay;           /* reserved: the title carries the stats */
+    uint64_t frames;       /* stop after this many shown frames; 0: never */
+    double timeout;        /* give up waiting for the first producer; <=0: never */
+    double stats_interval; /* seconds between stderr stats lines; 0: headless only */
+    const char *screenshot_on_exit;
+    const char *screenshot_dir;
+};
+
+/* Parse argv into o. Returns 0 to run, 1 when --help was printed (exit 0),
+ * -1 after printing one error line to stderr (exit 2). */
+int viewer_parse_args(int argc, char **argv, struct viewer_opts *o);
+void viewer_print_help(FILE *f);
+
+/* ------------------------------------------------------------ formats */
+
+enum viewer_upload {
+    VIEWER_UPLOAD_YUV,    /* three planes: SDL_UpdateYUVTexture */
+    VIEWER_UPLOAD_NV,     /* luma + interleaved chroma: SDL_UpdateNVTexture */
+    VIEWER_UPLOAD_PACKED, /* one plane: SDL_UpdateTexture */
+    VIEWER_UPLOAD_CONVERT /* libswscale into a private buffer, then upload */
+};
+
+struct viewer_pixfmt {
+    const char *name;    /* bus pixel-format name */
+    uint32_t sdl_format; /* SDL_PIXELFORMAT_*; ARGB8888 for CONVERT */
+    enum viewer_upload upload;
+    int full_range; /* JPEG (full-range) YUV */
+};
+
+/* How a bus pixel format is displayed. Never NULL: formats SDL cannot take
+ * directly get the CONVERT entry (whose name is NULL). */
+const struct viewer_pixfmt *viewer_pixfmt_find(const char *name);
+
+/* ---------------------------------------------------------------- keys */
+
+enum viewer_action {
+    VIEWER_ACTION_NONE = 0,
+    VIEWER_ACTION_QUIT,
+    VIEWER_ACTION_FULLSCREEN,
+    VIEWER_ACTION_PAUSE,
+    VIEWER_ACTION_SCREENSHOT,
+};
+
+/* The action bound to a key press (SDL keycode and modifier state). */
+enum viewer_action viewer_key_action(SDL_Keycode key, uint16_t mod);
+
+/* The largest rectangle with the aspect ratio src_w:src_h centred in an
+ * out_w x out_h area (letterbox or pillarbox). */
+SDL_Rect viewer_letterbox(int out_w, int out_h, int src_w, int src_h);
+
+/* ------------------------------------------------------------- convert */
+
+struct viewer_convert;
+
+/* Check a frame's plane table against what its pixel format needs at its
+ * size (every byte SDL or libswscale will read): 0 or FBUS_EFORMAT. */
+int viewer_frame_check(const fbus_format *fmt);
+
+/* Convert a frame of a pixel format SDL cannot take into a private BGRA
+ * buffer (one copy, the only one the viewer makes). Returns 0 and the
+ * buffer and its stride (valid until the next call or free), or
+ * FBUS_EFORMAT for a format libswscale does not know, or -ENOMEM. */
+int viewer_convert_frame(struct viewer_convert **cv, const fbus_frame *f, const uint8_t **out,
+                         int *out_stride);
+void viewer_convert_free(struct viewer_convert *cv);
+
+/* --------------------------------------------------------------- render */
+
+struct viewer_render {
+    SDL_Window *window;
+    SDL_Renderer *renderer;
+    SDL_Texture *texture;
+    struct viewer_convert *convert;
+    const struct viewer_pixfmt *pf;
+    char pix_fmt[FBUS_PIXFMT_MAX];
+    int tex_w, tex_h;
+    int have_image; /* the texture holds a frame */
+    int fullscreen;
+    int sized; /* the window was fitted to a frame (or by the user) */
+    int headless;
+    int software; /* the renderer is SDL's software renderer */
+};
+
+/* Open the window and renderer. On failure, writes a message to err. */
+int viewer_render_open(struct viewer_render *rd, const struct viewer_opts *o, char *err,
+                       size_t errlen);
+void viewer_render_close(struct viewer_render *rd);
+/* Upload a frame held by the reader into the texture, straight from the
+ * shared mapping when SDL takes the format. Returns 0, FBUS_EFORMAT (not
+ * displayable; the texture keeps its previous image), or -ENOMEM; err says
+ * why. */
+int viewer_render_upload(struct viewer_render *rd, const fbus_frame *f, char *err, size_t errlen);
+/* Clear, draw the texture letterboxed and present. */
+void viewer_render_draw(struct viewer_render *rd);
+void viewer_render_toggle_fullscreen(struct viewer_render *rd);
+void viewer_render_title(struct viewer_render *rd, const char *title);
+/* Read the current frame back at its own size as packed RGB24 (malloc'd,
+ * stride w * 3). Returns 0, -ENOENT before the first frame, or -EIO. */
+int viewer_render_read_frame(struct viewer_render *rd, uint8_t **rgb, int *w, int *h);
+
+/* ---------------------------------------------------------- screenshot */
+
+/* Write packed RGB24 pixels to path: PNG (libavcodec) unless the name ends
+ * in .bmp (SDL) or .ppm. Returns 0 or a negative errno. */
+int viewer_screenshot_write(const char *path, const uint8_t *rgb, int w, int h);
+
+/* ---------------------------------------------------------------- loop */
+
+/* Counters of one stats interval and of the whole run. */
+struct viewer_stats {
+    uint64_t shown;     /* frames presented */
+    uint64_t skipped;   /* frames the producer published that we never saw */
+    uint64_t overruns;  /* frames torn by the writer, not shown */
+    int64_t latency_ns; /* sum of publish -> present */
+    int64_t upload_ns;  /* sum of acquire + upload + release */
+    int64_t since_ns;   /* start of the interval */
+};
+
+/* Format the window title / stats line. */
+void viewer_stats_line(char *buf, size_t len, const char *bus, const char *status,
+                       const fbus_format *fmt, const struct viewer_stats *st, int64_t now_ns);
+
+extern volatile sig_atomic_t viewer_stop;
+
+/* Run the viewer until quit, a signal or --frames. Returns the exit code. */
+int viewer_run(const struct viewer_opts *o);
+
+#endif /* FBUS_VIEWER_H */
