@@ -32,7 +32,7 @@ struct fbus__transport {
     /* Create the object exclusively and map it read-write: 0, -EEXIST... */
     int (*create)(const char *name, uint64_t size, uint32_t mode, struct fbus__mapping *m);
     /* Map an existing object, read-write if allowed and want_write, else
-     * read-only: 0, -ENOENT, -EACCES, FBUS_EBADREGION (too small). */
+     * read-only: 0, -ENOENT, -EACCES, -EAGAIN (still empty: being made). */
     int (*open)(const char *name, int want_write, struct fbus__mapping *m);
     /* Remove the name; if m is not NULL only while it still names m. */
     int (*unlink)(const char *name, const struct fbus__mapping *m);

@@ -83,8 +83,14 @@ static int posix_open(const char *name, int want_write, struct fbus__mapping *m)
         return -errno;
     if (fstat(fd, &st) < 0)
         goto fail_errno;
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(struct fbus__header)) {
+    if (!S_ISREG(st.st_mode)) {
         err = FBUS_EBADREGION;
+        goto fail;
+    }
+    if ((uint64_t)st.st_size < sizeof(struct fbus__header)) {
+        /* Between shm_open and ftruncate a new region is empty: the caller
+         * retries for a moment before calling it bad. */
+        err = -EAGAIN;
         goto fail;
     }
     err = map_fd(fd, (uint64_t)st.st_size, writable, m);
