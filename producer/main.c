@@ -310,10 +310,10 @@ static int update_format(struct producer *p)
         return 0;
     ret = prod_format_from_av(&p->fmt, out_pix_fmt(p, src), w, h);
     if (ret < 0) {
+        const char *name = av_get_pix_fmt_name(out_pix_fmt(p, src));
+
         snprintf(p->err, sizeof(p->err), "cannot publish %dx%d %s frames: %s", w, h,
-                 av_get_pix_fmt_name(out_pix_fmt(p, src)) ? av_get_pix_fmt_name(out_pix_fmt(p, src))
-                                                          : "(unknown format)",
-                 fbus_strerror(ret));
+                 name ? name : "(unknown format)", fbus_strerror(ret));
         return ret;
     }
     p->fmt_w = w;
@@ -512,7 +512,8 @@ static int open_source(struct producer *p)
         return 0;
     }
     /* "-" is standard input, as for ffmpeg. */
-    ret = prod_decoder_open(strcmp(o->input, "-") == 0 ? "pipe:0" : o->input, o->loop, &stop_requested, &p->dec, p->err, sizeof(p->err));
+    ret = prod_decoder_open(strcmp(o->input, "-") == 0 ? "pipe:0" : o->input, o->loop,
+                            &stop_requested, &p->dec, p->err, sizeof(p->err));
     if (ret < 0)
         return ret;
     p->tb = prod_decoder_time_base(p->dec);
