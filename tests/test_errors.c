@@ -57,6 +57,8 @@ static int teardown(void **state)
 {
     struct ctx *c = *state;
 
+    alarm(0);
+    tu_kill_children();
     tu_bus_cleanup(c->name);
     free(c);
     return 0;

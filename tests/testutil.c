@@ -194,6 +194,16 @@ int tu_publish(fbus_writer *w, const fbus_format *fmt, int64_t timeout_ns, uint6
     return fbus_writer_publish(w, &slot, NULL);
 }
 
+/* Children of tu_fork not reaped yet, for tu_kill_children. */
+static pid_t children[64];
+
+static void forget_child(pid_t pid)
+{
+    for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+        if (children[i] == pid)
+            children[i] = 0;
+}
+
 pid_t tu_fork(tu_child_fn fn, void *arg, unsigned timeout_s)
 {
     pid_t pid;
@@ -201,11 +211,31 @@ pid_t tu_fork(tu_child_fn fn, void *arg, unsigned timeout_s)
     fflush(NULL);
     pid = fork();
     if (pid == 0) {
+        memset(children, 0, sizeof(children));
         signal(SIGALRM, SIG_DFL);
         alarm(timeout_s);
         _exit(fn(arg) & 0xff);
     }
+    for (size_t i = 0; pid > 0 && i < sizeof(children) / sizeof(children[0]); i++) {
+        if (children[i] == 0) {
+            children[i] = pid;
+            break;
+        }
+    }
     return pid;
+}
+
+void tu_kill_children(void)
+{
+    for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++) {
+        if (children[i] > 0) {
+            kill(children[i], SIGKILL);
+            kill(children[i], SIGCONT);
+            while (waitpid(children[i], NULL, 0) < 0 && errno == EINTR)
+                ;
+            children[i] = 0;
+        }
+    }
 }
 
 int tu_wait(pid_t pid, int timeout_ms)
@@ -217,16 +247,20 @@ int tu_wait(pid_t pid, int timeout_ms)
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid)
             break;
-        if (r < 0 && errno != EINTR)
+        if (r < 0 && errno != EINTR) {
+            forget_child(pid);
             return -1;
+        }
         if (tu_now_ns() > deadline) {
             kill(pid, SIGKILL);
             while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
+            forget_child(pid);
             return -1;
         }
         tu_sleep_ms(2);
     }
+    forget_child(pid);
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     if (WIFSIGNALED(status))

@@ -67,6 +67,10 @@ int tu_publish(fbus_writer *w, const fbus_format *fmt, int64_t timeout_ns, uint6
 typedef int (*tu_child_fn)(void *arg);
 pid_t tu_fork(tu_child_fn fn, void *arg, unsigned timeout_s);
 
+/* SIGKILL and reap every child of tu_fork not yet reaped by tu_wait (call
+ * it in teardown, so a failed test leaves no process behind). */
+void tu_kill_children(void);
+
 /* Wait for a child at most timeout_ms: its exit status, 128 + the signal
  * that killed it, or -1 if it had to be killed (SIGKILL) on timeout. */
 int tu_wait(pid_t pid, int timeout_ms);
