@@ -343,13 +343,15 @@ int viewer_run(const struct viewer_opts *o)
     ro.transport = o->transport;
     ro.policy = o->policy;
     ro.flags = FBUS_READER_WAIT;
+    /* The window first: a lossless reader registered before a slow SDL
+     * start-up would hold its producer back meanwhile. */
+    if (viewer_render_open(&v->rd, o, err, sizeof(err)) < 0) {
+        fprintf(stderr, VIEWER_NAME ": %s\n", err);
+        goto out;
+    }
     rc = fbus_reader_open(o->bus, &ro, &v->reader);
     if (rc < 0) {
         open_error(o->bus, rc);
-        goto out;
-    }
-    if (viewer_render_open(&v->rd, o, err, sizeof(err)) < 0) {
-        fprintf(stderr, VIEWER_NAME ": %s\n", err);
         goto out;
     }
 

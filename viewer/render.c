@@ -46,6 +46,9 @@ int viewer_render_open(struct viewer_render *rd, const struct viewer_opts *o, ch
     if (rd->headless) {
         SDL_SetHintWithPriority(SDL_HINT_VIDEODRIVER, "offscreen", SDL_HINT_OVERRIDE);
         SDL_SetHintWithPriority(SDL_HINT_RENDER_DRIVER, "software", SDL_HINT_OVERRIDE);
+        /* Otherwise SDL backs the offscreen window with an OpenGL (EGL)
+         * context, which costs seconds of start-up and a GPU stack. */
+        SDL_SetHintWithPriority(SDL_HINT_FRAMEBUFFER_ACCELERATION, "0", SDL_HINT_OVERRIDE);
         wflags |= SDL_WINDOW_HIDDEN;
     }
     if (SDL_InitSubSystem(SDL_INIT_VIDEO) < 0) {
@@ -62,7 +65,8 @@ int viewer_render_open(struct viewer_render *rd, const struct viewer_opts *o, ch
         snprintf(err, errlen, "cannot create a window: %s", SDL_GetError());
         goto fail;
     }
-    uint32_t rflags = o->vsync ? SDL_RENDERER_PRESENTVSYNC : 0;
+    /* Off screen there is no display refresh to wait for. */
+    uint32_t rflags = o->vsync && !rd->headless ? SDL_RENDERER_PRESENTVSYNC : 0;
     if (rd->headless)
         rflags |= SDL_RENDERER_SOFTWARE;
     rd->renderer = SDL_CreateRenderer(rd->window, -1, rflags);

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the viewer's parts that need no window: key bindings,
+ * letterboxing, the pixel-format table, the frame plane-table check that
+ * guards uploads against a lying producer, option parsing, the stats line.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "viewer.h"
+
+static void test_keys(void **state)
+{
+    (void)state;
+    assert_int_equal(viewer_key_action(SDLK_q, KMOD_NONE), VIEWER_ACTION_QUIT);
+    assert_int_equal(viewer_key_action(SDLK_ESCAPE, KMOD_NONE), VIEWER_ACTION_QUIT);
+    assert_int_equal(viewer_key_action(SDLK_f, KMOD_NONE), VIEWER_ACTION_FULLSCREEN);
+    assert_int_equal(viewer_key_action(SDLK_SPACE, KMOD_NONE), VIEWER_ACTION_PAUSE);
+    assert_int_equal(viewer_key_action(SDLK_s, KMOD_NONE), VIEWER_ACTION_SCREENSHOT);
+    /* Shift and Caps Lock do not change the meaning of a key... */
+    assert_int_equal(viewer_key_action(SDLK_q, KMOD_LSHIFT), VIEWER_ACTION_QUIT);
+    assert_int_equal(viewer_key_action(SDLK_s, KMOD_CAPS), VIEWER_ACTION_SCREENSHOT);
+    /* ...but window-manager shortcuts are left alone. */
+    assert_int_equal(viewer_key_action(SDLK_q, KMOD_LCTRL), VIEWER_ACTION_NONE);
+    assert_int_equal(viewer_key_action(SDLK_f, KMOD_LALT), VIEWER_ACTION_NONE);
+    assert_int_equal(viewer_key_action(SDLK_a, KMOD_NONE), VIEWER_ACTION_NONE);
+    assert_int_equal(viewer_key_action(SDLK_RETURN, KMOD_NONE), VIEWER_ACTION_NONE);
+}
+
+static void assert_rect(SDL_Rect r, int x, int y, int w, int h)
+{
+    assert_int_equal(r.x, x);
+    assert_int_equal(r.y, y);
+    assert_int_equal(r.w, w);
+    assert_int_equal(r.h, h);
+}
+
+static void test_letterbox(void **state)
+{
+    (void)state;
+    /* Same aspect: the whole area. */
+    assert_rect(viewer_letterbox(1280, 720, 1920, 1080), 0, 0, 1280, 720);
+    /* 4:3 in 16:9: bars left and right. */
+    assert_rect(viewer_letterbox(1920, 1080, 640, 480), 240, 0, 1440, 1080);
+    /* 16:9 in a square: bars top and bottom. */
+    assert_rect(viewer_letterbox(1000, 1000, 1920, 1080), 0, 218, 1000, 563);
+    /* Degenerate sizes never give an empty or negative rectangle. */
+    assert_rect(viewer_letterbox(100, 1, 10, 1000), 50, 0, 1, 1);
+    assert_rect(viewer_letterbox(0, 0, 640, 480), 0, 0, 0, 0);
+    assert_rect(viewer_letterbox(640, 480, 0, 0), 0, 0, 640, 480);
+}
+
+static void test_pixfmt_table(void **state)
+{
+    static const struct {
+        const char *name;
+        uint32_t sdl;
+        enum viewer_upload up;
+    } direct[] = {
+        {"yuv420p", SDL_PIXELFORMAT_IYUV, VIEWER_UPLOAD_YUV},
+        {"yuvj420p", SDL_PIXELFORMAT_IYUV, VIEWER_UPLOAD_YUV},
+        {"nv12", SDL_PIXELFORMAT_NV12, VIEWER_UPLOAD_NV},
+        {"nv21", SDL_PIXELFORMAT_NV21, VIEWER_UPLOAD_NV},
+        {"yuyv422", SDL_PIXELFORMAT_YUY2, VIEWER_UPLOAD_PACKED},
+        {"uyvy422", SDL_PIXELFORMAT_UYVY, VIEWER_UPLOAD_PACKED},
+        {"rgb24", SDL_PIXELFORMAT_RGB24, VIEWER_UPLOAD_PACKED},
+        {"bgr24", SDL_PIXELFORMAT_BGR24, VIEWER_UPLOAD_PACKED},
+        {"rgba", SDL_PIXELFORMAT_RGBA32, VIEWER_UPLOAD_PACKED},
+        {"bgra", SDL_PIXELFORMAT_BGRA32, VIEWER_UPLOAD_PACKED},
+        {"argb", SDL_PIXELFORMAT_ARGB32, VIEWER_UPLOAD_PACKED},
+        {"abgr", SDL_PIXELFORMAT_ABGR32, VIEWER_UPLOAD_PACKED},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(direct) / sizeof(direct[0]); i++) {
+        const struct viewer_pixfmt *pf = viewer_pixfmt_find(direct[i].name);
+        assert_non_null(pf->name);
+        assert_string_equal(pf->name, direct[i].name);
+        assert_int_equal(pf->sdl_format, direct[i].sdl);
+        assert_int_equal(pf->upload, direct[i].up);
+    }
+    assert_true(viewer_pixfmt_find("yuvj420p")->full_range);
+    assert_false(viewer_pixfmt_find("yuv420p")->full_range);
+    /* The padded orders: 4 bytes a pixel, no alpha. */
+    const char *padded[] = {"rgb0", "bgr0", "0rgb", "0bgr"};
+    for (size_t i = 0; i < 4; i++) {
+        const struct viewer_pixfmt *pf = viewer_pixfmt_find(padded[i]);
+        assert_int_equal(pf->upload, VIEWER_UPLOAD_PACKED);
+        assert_int_equal(SDL_BYTESPERPIXEL(pf->sdl_format), 4);
+        assert_false(SDL_ISPIXELFORMAT_ALPHA(pf->sdl_format));
+    }
+    /* Everything else is converted, never refused. */
+    assert_int_equal(viewer_pixfmt_find("yuv444p")->upload, VIEWER_UPLOAD_CONVERT);
+    assert_int_equal(viewer_pixfmt_find("p010le")->upload, VIEWER_UPLOAD_CONVERT);
+    assert_int_equal(viewer_pixfmt_find("no-such-format")->upload, VIEWER_UPLOAD_CONVERT);
+}
+
+static void test_frame_check(void **state)
+{
+    static const char *const names[] = {
+        "gray", "gray16le", "yuv420p", "yuvj420p", "yuv422p", "yuv444p", "yuv420p10le", "nv12",
+        "nv21", "p010le",   "yuyv422", "uyvy422",  "rgb24",   "bgr24",   "rgba",        "bgra",
+        "argb", "abgr",     "rgb0",    "bgr0",     "0rgb",    "0bgr",
+    };
+    fbus_format f;
+    (void)state;
+
+    /* Every plane table the library makes passes, odd sizes included. */
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        assert_int_equal(fbus_format_init(&f, names[i], 98, 34, 0), 0);
+        assert_int_equal(viewer_frame_check(&f), 0);
+        if (fbus_format_init(&f, names[i], 33, 17, 1) == 0)
+            assert_int_equal(viewer_frame_check(&f), 0);
+    }
+    /* A producer that lies about its planes is refused before SDL or
+     * libswscale reads a byte. */
+    assert_int_equal(fbus_format_init(&f, "yuv420p", 640, 480, 0), 0);
+    f.planes[0].rows = 10;
+    assert_int_equal(viewer_frame_check(&f), FBUS_EFORMAT);
+    assert_int_equal(fbus_format_init(&f, "yuv420p", 640, 480, 0), 0);
+    f.planes[2].row_bytes = 100;
+    f.planes[2].stride = 100;
+    assert_int_equal(viewer_frame_check(&f), FBUS_EFORMAT);
+    assert_int_equal(fbus_format_init(&f, "nv12", 640, 480, 0), 0);
+    f.nb_planes = 1;
+    assert_int_equal(viewer_frame_check(&f), FBUS_EFORMAT);
+    assert_int_equal(fbus_format_init(&f, "rgb24", 640, 480, 0), 0);
+    f.planes[0].stride = 0x80000000u;
+    assert_int_equal(viewer_frame_check(&f), FBUS_EFORMAT);
+    assert_int_equal(fbus_format_init(&f, "rgb24", 640, 480, 0), 0);
+    snprintf(f.pix_fmt, sizeof(f.pix_fmt), "pal8");
+    assert_int_equal(viewer_frame_check(&f), FBUS_EFORMAT); /* a palette is a second plane */
+    snprintf(f.pix_fmt, sizeof(f.pix_fmt), "no-such-format");
+    assert_int_equal(viewer_frame_check(&f), FBUS_EFORMAT);
+}
+
+static void test_options(void **state)
+{
+    struct viewer_opts o;
+    (void)state;
+
+    char *a1[] = {"framebus-viewer", NULL};
+    assert_int_equal(viewer_parse_args(1, a1, &o), 0);
+    assert_string_equal(o.bus, "framebus");
+    assert_int_equal(o.transport, FBUS_TRANSPORT_POSIX);
+    assert_int_equal(o.policy, FBUS_POLICY_LATEST);
+    assert_int_equal(o.vsync, 1);
+    assert_int_equal(o.frames, 0);
+    assert_int_equal(o.fullscreen, 0);
+
+    char *a2[] = {
+        "framebus-viewer", "--bus",    "cam", "--transport", "sysv",       "--lossless",
+        "--fullscreen",    "--frames", "42",  "--no-vsync",  "--headless", "--screenshot-on-exit",
+        "x.png",           NULL};
+    assert_int_equal(viewer_parse_args(13, a2, &o), 0);
+    assert_string_equal(o.bus, "cam");
+    assert_int_equal(o.transport, FBUS_TRANSPORT_SYSV);
+    assert_int_equal(o.policy, FBUS_POLICY_LOSSLESS);
+    assert_int_equal(o.fullscreen, 1);
+    assert_int_equal(o.frames, 42);
+    assert_int_equal(o.vsync, 0);
+    assert_int_equal(o.headless, 1);
+    assert_string_equal(o.screenshot_on_exit, "x.png");
+
+    char *a3[] = {"framebus-viewer", "cam2", NULL};
+    assert_int_equal(viewer_parse_args(2, a3, &o), 0);
+    assert_string_equal(o.bus, "cam2");
+
+    /* Errors print one line and return -1; --help returns 1. */
+    char *b1[] = {"framebus-viewer", "--frames", "-3", NULL};
+    assert_int_equal(viewer_parse_args(3, b1, &o), -1);
+    char *b2[] = {"framebus-viewer", "--bus", "a b", NULL};
+    assert_int_equal(viewer_parse_args(3, b2, &o), -1);
+    char *b3[] = {"framebus-viewer", "--bus", NULL};
+    assert_int_equal(viewer_parse_args(2, b3, &o), -1);
+    char *b4[] = {"framebus-viewer", "one", "two", NULL};
+    assert_int_equal(viewer_parse_args(3, b4, &o), -1);
+}
+
+static void test_stats_line(void **state)
+{
+    struct viewer_stats st = {0};
+    fbus_format f;
+    char buf[256];
+    (void)state;
+
+    viewer_stats_line(buf, sizeof(buf), "cam", "waiting for a producer", NULL, &st, 0);
+    assert_string_equal(buf, "cam: waiting for a producer");
+
+    assert_int_equal(fbus_format_init(&f, "nv12", 1920, 1080, 0), 0);
+    st.shown = 60;
+    st.skipped = 2;
+    st.overruns = 1;
+    st.latency_ns = 60 * 1500000LL;
+    st.since_ns = 1000000000LL;
+    viewer_stats_line(buf, sizeof(buf), "cam", NULL, &f, &st, 3000000000LL);
+    assert_string_equal(buf,
+                        "cam: 1920x1080 nv12, 30.0 fps, skipped 2, overruns 1, latency 1.5 ms");
+    viewer_stats_line(buf, sizeof(buf), "cam", "paused", &f, &st, 3000000000LL);
+    assert_string_equal(buf,
+                        "cam: 1920x1080 nv12, 30.0 fps, skipped 2, overruns 1, latency 1.5 ms - "
+                        "paused");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keys),         cmocka_unit_test(test_letterbox),
+        cmocka_unit_test(test_pixfmt_table), cmocka_unit_test(test_frame_check),
+        cmocka_unit_test(test_options),      cmocka_unit_test(test_stats_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,16 @@
+# Tests of framebus-viewer (viewer/). The end-to-end test runs the real
+# program headless, so it needs the programs, which the TSan build skips.
+if(TARGET framebus-viewer)
+    fbus_add_test(test_viewer_units
+        SOURCES test_viewer_units.c
+        LIBS framebus_viewer_core
+        TIMEOUT 30
+        LABELS viewer)
+
+    fbus_add_test(test_viewer_e2e
+        SOURCES test_viewer_e2e.c ${CMAKE_CURRENT_SOURCE_DIR}/testutil.c
+        LIBS framebus::framebus rt
+        TIMEOUT 240
+        LABELS viewer)
+    add_dependencies(test_viewer_e2e framebus-viewer)
+endif()
