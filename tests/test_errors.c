@@ -93,6 +93,7 @@ static fbus_reader *open_reader(const struct ctx *c, fbus_transport t, fbus_poli
     o.transport = t;
     o.policy = policy;
     o.flags = flags;
+    o.producer_timeout_ns = TU_PRODUCER_TIMEOUT;
     rc = fbus_reader_open(c->name, &o, &r);
     if (rc != 0)
         fail_msg("fbus_reader_open(%s, %s) = %d (%s)", c->name, tu_transport_name(t), rc,

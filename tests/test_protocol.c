@@ -72,7 +72,10 @@ static fbus_writer *open_writer(const struct ctx *c, fbus_transport t, uint32_t 
 static fbus_reader *open_reader(const struct ctx *c, fbus_transport t, fbus_policy policy,
                                 uint32_t flags)
 {
-    fbus_reader_opts o = {.transport = t, .policy = policy, .flags = flags};
+    fbus_reader_opts o = {.transport = t,
+                          .policy = policy,
+                          .flags = flags,
+                          .producer_timeout_ns = TU_PRODUCER_TIMEOUT};
     fbus_reader *r = NULL;
     int rc = fbus_reader_open(c->name, &o, &r);
 
@@ -682,7 +685,10 @@ static int child_stress_writer(void *arg)
 static int child_stress_reader(void *arg)
 {
     const struct stress *s = arg;
-    fbus_reader_opts o = {.transport = s->t, .policy = s->policy, .flags = FBUS_READER_WAIT};
+    fbus_reader_opts o = {.transport = s->t,
+                          .policy = s->policy,
+                          .flags = FBUS_READER_WAIT,
+                          .producer_timeout_ns = TU_PRODUCER_TIMEOUT};
     const char *who = s->policy == FBUS_POLICY_LOSSLESS ? "lossless" : "latest";
     struct result res = {0};
     fbus_reader *r = NULL;

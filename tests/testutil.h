@@ -45,6 +45,11 @@ void tu_sleep_ms(int ms);
 #define TU_MS  (1000000LL)
 #define TU_SEC (1000000000LL)
 
+/* producer_timeout_ns for readers in tests that are not about liveness: a
+ * busy machine can stall a whole process for seconds, and a dead producer is
+ * still found at once through its pid. */
+#define TU_PRODUCER_TIMEOUT (60 * TU_SEC)
+
 /* Fill every plane of an acquired slot with bytes derived from seq and the
  * position of each byte (so misplaced planes and rows are caught too). */
 void tu_fill(fbus_slot *slot, uint64_t seq);
