@@ -47,8 +47,10 @@ typedef struct bench_config {
     fbus_policy policy;
     fbus_transport transport;
     uint32_t slots;
-    uint64_t frames; /* per measurement; 0: run for `seconds` */
-    double seconds;
+    uint64_t frames;   /* per measurement and round; 0: run for `seconds` */
+    double seconds;    /* per measurement, split over the rounds */
+    int rounds;        /* each measurement's median round is reported */
+    double reader_fps; /* readers take at most this many frames/s; 0: no limit */
 } bench_config;
 
 /* Which parts of a run to do (bench_run's `what`). */
@@ -92,6 +94,7 @@ typedef struct bench_side {
 typedef struct bench_result {
     bench_config cfg;
     fbus_format fmt;
+    double loadavg; /* 1-minute load average when the run ended */
     int memcpy_done;
     uint64_t memcpy_frames;
     double memcpy_seconds;
@@ -128,15 +131,17 @@ static const char *bench_transport_name(fbus_transport t)
 
 /* ============================================================ measurements */
 
-#define BENCH_MAGIC        UINT64_C(0x68636e6562737562) /* "busbench" */
-#define WRITER_WAIT_NS     (5 * 1000000000LL)           /* for a lossless reader */
-#define READER_WAIT_NS     (10 * 1000000000LL)          /* for the next frame */
-#define ATTACH_WAIT_NS     (10 * 1000000000LL)          /* for every reader to attach */
-#define STALL_NS           (20 * 1000000000LL)          /* no progress: kill the run */
-#define PROGRESS_PERIOD_NS (200 * 1000000LL)
+#define BENCH_MAGIC         UINT64_C(0x68636e6562737562) /* "busbench" */
+#define WRITER_WAIT_NS      (5 * 1000000000LL)           /* for a lossless reader */
+#define READER_WAIT_NS      (10 * 1000000000LL)          /* for the next frame */
+#define ATTACH_WAIT_NS      (10 * 1000000000LL)          /* for every reader to attach */
+#define STALL_NS            (20 * 1000000000LL)          /* no progress: kill the run */
+#define PRODUCER_TIMEOUT_NS (10 * 1000000000LL)          /* heartbeat age that means gone */
+#define PROGRESS_PERIOD_NS  (200 * 1000000LL)
 
 static volatile sig_atomic_t bench_stop;
 static char bench_progress_prefix[32];
+static char progress_round[32];
 
 /* What every frame carries in its first BENCH_HDR_BYTES bytes. */
 struct frame_hdr {
@@ -196,22 +201,39 @@ static uint64_t next_random(uint64_t *s)
 }
 
 /* Fletcher-like sum in four independent lanes: order-sensitive, so a torn
- * frame (rows of two prepared frames) does not add up, and fast enough that
- * a reader keeps up with memory bandwidth. */
+ * frame (rows of two prepared frames) does not add up, and cheap enough that
+ * a reader runs at memory speed. The lanes live in locals: stored through
+ * the array pointers, every byte loaded (uint8_t aliases anything) would
+ * force them back to memory. */
 static void sum_bytes(const uint8_t *p, size_t n, uint64_t a[4], uint64_t b[4])
 {
+    uint64_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    uint64_t b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
+
     for (; n >= 32; p += 32, n -= 32) {
         uint64_t w[4];
         memcpy(w, p, sizeof(w));
-        for (int k = 0; k < 4; k++) {
-            a[k] += w[k];
-            b[k] += a[k];
-        }
+        a0 += w[0];
+        a1 += w[1];
+        a2 += w[2];
+        a3 += w[3];
+        b0 += a0;
+        b1 += a1;
+        b2 += a2;
+        b3 += a3;
     }
     for (; n; p++, n--) {
-        a[0] += *p;
-        b[0] += a[0];
+        a0 += *p;
+        b0 += a0;
     }
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+    a[3] = a3;
+    b[0] = b0;
+    b[1] = b1;
+    b[2] = b2;
+    b[3] = b3;
 }
 
 /* The checksum of a frame: every plane's stride * rows bytes, in order,
@@ -399,6 +421,22 @@ static int child_fail(struct child_out *o, const char *fmt, ...)
     return 1;
 }
 
+/* With --reader-fps, sleep until this reader's next frame is due; `first`
+ * is when it took its first frame. */
+static void pace(const bench_config *cfg, int64_t first, uint64_t frames)
+{
+    struct timespec ts;
+    int64_t due;
+
+    if (cfg->reader_fps <= 0)
+        return;
+    due = first + (int64_t)((double)frames * 1e9 / cfg->reader_fps);
+    ts.tv_sec = (time_t)(due / 1000000000LL);
+    ts.tv_nsec = (long)(due % 1000000000LL);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !bench_stop)
+        ;
+}
+
 /* Whether the writer is done after `sent` frames. */
 static int writer_done(const bench_config *cfg, uint64_t sent, int64_t deadline)
 {
@@ -466,9 +504,15 @@ static int bus_reader(struct job *j)
 {
     const bench_config *cfg = j->cfg;
     struct child_out *o = &j->sh->readers[j->index];
-    fbus_reader_opts ro = {.transport = cfg->transport, .policy = cfg->policy};
+    /* A generous liveness timeout: on a loaded machine the writer's
+     * heartbeat thread may wait for a CPU for a long time, and a benchmark
+     * has its own stall watchdog. */
+    fbus_reader_opts ro = {.transport = cfg->transport,
+                           .policy = cfg->policy,
+                           .producer_timeout_ns = PRODUCER_TIMEOUT_NS};
     fbus_reader *r = NULL;
     uint64_t last = 0;
+    int64_t first = 0;
     int err, rc = 1;
 
     err = fbus_reader_open(j->name, &ro, &r);
@@ -503,6 +547,9 @@ static int bus_reader(struct job *j)
             o->overruns++;
         else if (!good)
             o->bad++;
+        if (o->frames == 1)
+            first = now;
+        pace(cfg, first, o->frames);
     }
     o->cpu_ns = cpu_now() - o->cpu_ns;
     o->ok = 1;
@@ -600,6 +647,7 @@ static int pipe_reader(struct job *j, int fd)
     uint8_t *buf = aligned_alloc(64, (fmt->size + 63) & ~(uint64_t)63);
     const uint8_t *data[FBUS_MAX_PLANES];
     uint64_t last = 0;
+    int64_t first = 0;
     int rc = 1;
 
     if (!buf)
@@ -628,6 +676,9 @@ static int pipe_reader(struct job *j, int fd)
         o->t_last = now;
         if (!good)
             o->bad++;
+        if (o->frames == 1)
+            first = now;
+        pace(j->cfg, first, o->frames);
     }
     o->cpu_ns = cpu_now() - o->cpu_ns;
     o->ok = 1;
@@ -645,8 +696,8 @@ static void progress(const char *what, const struct shared *sh, int64_t now)
     uint64_t n = atomic_load_explicit(&sh->progress, memory_order_relaxed);
     double s = t0 ? (double)(now - t0) / 1e9 : 0;
 
-    fprintf(stderr, "\r\033[K%s%s: %5.1f s  %8" PRIu64 " frames  %9.1f fps", bench_progress_prefix,
-            what, s, n, s > 0 ? (double)n / s : 0.0);
+    fprintf(stderr, "\r\033[K%s%s%s: %5.1f s  %8" PRIu64 " frames  %9.1f fps",
+            bench_progress_prefix, progress_round, what, s, n, s > 0 ? (double)n / s : 0.0);
 }
 
 /*
@@ -757,15 +808,16 @@ static void side_of(const bench_config *cfg, const struct shared *sh, bench_side
 static void child_error(const bench_config *cfg, const struct shared *sh, const char *what,
                         char *err, size_t errsz)
 {
-    if (sh->writer.msg[0]) {
-        snprintf(err, errsz, "%s: %s", what, sh->writer.msg);
-        return;
-    }
+    /* A reader's error first: a writer that waited in vain is its effect. */
     for (int i = 0; i < cfg->readers; i++) {
         if (sh->readers[i].msg[0]) {
             snprintf(err, errsz, "%s: %s", what, sh->readers[i].msg);
             return;
         }
+    }
+    if (sh->writer.msg[0]) {
+        snprintf(err, errsz, "%s: %s", what, sh->writer.msg);
+        return;
     }
     snprintf(err, errsz, "%s: a benchmark process failed or stalled", what);
 }
@@ -1008,35 +1060,91 @@ static void bench_ratios(bench_result *res)
  * parts not in `what` are left as they are. Returns 0, or -1 with one
  * sentence in err.
  */
+/* The index of the median of v[0..n) (the lower one for even n). */
+static int median_index(const double *v, int n)
+{
+    int idx[64];
+
+    for (int i = 0; i < n; i++) {
+        int k = i;
+        while (k > 0 && v[idx[k - 1]] > v[i]) {
+            idx[k] = idx[k - 1];
+            k--;
+        }
+        idx[k] = i;
+    }
+    return idx[(n - 1) / 2];
+}
+
 static int bench_run(const bench_config *cfg, const fbus_format *fmt, unsigned what,
                      bench_result *res, char *err, size_t errsz)
 {
+    bench_config round = *cfg;
+    bench_side *bus = calloc((size_t)cfg->rounds, sizeof(*bus));
+    bench_side *pipe = calloc((size_t)cfg->rounds, sizeof(*pipe));
+    bench_result *mc = calloc(1, sizeof(*mc));
+    double bus_fps[64], pipe_fps[64], mc_fps[64], mc_s[64];
+    uint64_t mc_n[64];
     struct pool pl;
-    int rc = -1;
+    double load[1];
+    int rc = -1, n = cfg->rounds;
 
     res->cfg = *cfg;
     res->fmt = *fmt;
-    if (pool_init(&pl, fmt) < 0) {
+    if (!bus || !pipe || !mc || pool_init(&pl, fmt) < 0) {
         snprintf(err, errsz, "out of memory for %d frames of %" PRIu64 " bytes", BENCH_POOL,
                  fmt->size);
+        free(bus);
+        free(pipe);
+        free(mc);
         return -1;
     }
-    if ((what & BENCH_DO_MEMCPY) && measure_memcpy(cfg, fmt, &pl, res, err, errsz) < 0)
-        goto out;
-    if (!bench_stop && (what & BENCH_DO_BUS) &&
-        measure_bus(cfg, fmt, &pl, &res->bus, err, errsz) < 0)
-        goto out;
-    if (!bench_stop && (what & BENCH_DO_PIPE) &&
-        measure_pipe(cfg, fmt, &pl, &res->pipe, err, errsz) < 0)
-        goto out;
+    /* Rounds alternate memcpy, bus and pipe, so load from elsewhere on the
+     * machine hits all three alike; each one's median round is reported. */
+    if (!cfg->frames)
+        round.seconds = cfg->seconds / n;
+    for (int r = 0; r < n && !bench_stop; r++) {
+        progress_round[0] = '\0';
+        if (n > 1)
+            snprintf(progress_round, sizeof(progress_round), "round %d/%d ", r + 1, n);
+        if ((what & BENCH_DO_MEMCPY) && measure_memcpy(&round, fmt, &pl, mc, err, errsz) < 0)
+            goto out;
+        mc_fps[r] = mc->memcpy_fps;
+        mc_n[r] = mc->memcpy_frames;
+        mc_s[r] = mc->memcpy_seconds;
+        if (!bench_stop && (what & BENCH_DO_BUS) &&
+            measure_bus(&round, fmt, &pl, &bus[r], err, errsz) < 0)
+            goto out;
+        bus_fps[r] = bus[r].writer.fps;
+        if (!bench_stop && (what & BENCH_DO_PIPE) &&
+            measure_pipe(&round, fmt, &pl, &pipe[r], err, errsz) < 0)
+            goto out;
+        pipe_fps[r] = pipe[r].writer.fps;
+    }
     if (bench_stop) {
         snprintf(err, errsz, "interrupted");
         goto out;
     }
+    if (what & BENCH_DO_MEMCPY) {
+        int m = median_index(mc_fps, n);
+        res->memcpy_done = 1;
+        res->memcpy_fps = mc_fps[m];
+        res->memcpy_frames = mc_n[m];
+        res->memcpy_seconds = mc_s[m];
+    }
+    if (what & BENCH_DO_BUS)
+        res->bus = bus[median_index(bus_fps, n)];
+    if (what & BENCH_DO_PIPE)
+        res->pipe = pipe[median_index(pipe_fps, n)];
+    res->loadavg = getloadavg(load, 1) == 1 ? load[0] : -1;
     bench_ratios(res);
     rc = 0;
 out:
+    progress_round[0] = '\0';
     pool_free(&pl);
+    free(bus);
+    free(pipe);
+    free(mc);
     return rc;
 }
 
@@ -1080,9 +1188,13 @@ static void bench_print_table(FILE *f, const bench_result *res)
             c->width, c->height, c->pix_fmt, res->fmt.size, c->readers, c->readers == 1 ? "" : "s",
             bench_policy_name(c->policy), bench_transport_name(c->transport), c->slots);
     if (c->frames)
-        fprintf(f, "%" PRIu64 " frames per measurement\n\n", c->frames);
+        fprintf(f, "%" PRIu64 " frames per round", c->frames);
     else
-        fprintf(f, "%.1f s per measurement\n\n", c->seconds);
+        fprintf(f, "%.1f s per measurement", c->seconds);
+    fprintf(f, ", median of %d round%s, ", c->rounds, c->rounds == 1 ? "" : "s");
+    if (c->reader_fps > 0)
+        fprintf(f, "readers at most %g fps, ", c->reader_fps);
+    fprintf(f, "load %.2f\n\n", res->loadavg);
     fprintf(f, "%-16s %9s %10s %9s %8s %8s %5s %9s %9s %9s\n", "", "frames", "fps", "cpu us/f",
             "drops", "overruns", "bad", "lat p50", "lat p99", "lat max");
     if (res->memcpy_done)
@@ -1167,9 +1279,15 @@ static void bench_print_json(FILE *f, const bench_result *res)
             c->width, c->height, c->pix_fmt, res->fmt.size, c->readers,
             bench_policy_name(c->policy), bench_transport_name(c->transport), c->slots);
     if (c->frames)
-        fprintf(f, "\"frames\": %" PRIu64 ", \"seconds\": null,\n", c->frames);
+        fprintf(f, "\"frames\": %" PRIu64 ", \"seconds\": null, ", c->frames);
     else
-        fprintf(f, "\"frames\": null, \"seconds\": %.3f,\n", c->seconds);
+        fprintf(f, "\"frames\": null, \"seconds\": %.3f, ", c->seconds);
+    fprintf(f, "\"rounds\": %d, ", c->rounds);
+    if (c->reader_fps > 0)
+        fprintf(f, "\"reader_fps_limit\": %.3f, ", c->reader_fps);
+    else
+        fprintf(f, "\"reader_fps_limit\": null, ");
+    fprintf(f, "\"loadavg\": %.2f,\n", res->loadavg);
     fputs("  \"memcpy\": ", f);
     if (res->memcpy_done) {
         fprintf(f, "{\"frames\": %" PRIu64 ", ", res->memcpy_frames);
@@ -1200,7 +1318,7 @@ static const fbus_transport transports[] = {FBUS_TRANSPORT_POSIX, FBUS_TRANSPORT
 #define N_POLICIES   2
 #define N_TRANSPORTS 2
 
-/* The CSV's columns; the plot script refers to them by these positions. */
+/* The CSV's columns, one row per bus configuration. */
 static const char csv_header[] =
     "width,height,pix_fmt,frame_bytes,readers,policy,transport,writer_fps,reader_fps_min,"
     "reader_fps_mean,drops,overruns,bad_checksums,lat_p50_us,lat_p99_us,lat_max_us,"
@@ -1243,93 +1361,123 @@ static void sweep_row(FILE *f, const bench_result *r)
             r->pipe.writer.fps, r->memcpy_fps, r->bus_pipe, r->bus_memcpy);
 }
 
-/* A gnuplot condition selecting one line of the plot. */
-static void sel(char *buf, size_t size, const char *policy, const char *transport,
-                const char *extra)
+/* What the plot needs of one sweep row. */
+struct plot_row {
+    uint32_t width;
+    uint64_t bytes;
+    int readers;
+    fbus_policy policy;
+    fbus_transport transport;
+    double y[7];
+};
+
+enum { Y_FPS, Y_P50, Y_P99, Y_PIPE_FPS, Y_PIPE_P50, Y_PIPE_P99, Y_MEMCPY };
+
+static void plot_row_of(const bench_result *r, struct plot_row *p)
 {
-    snprintf(buf, size, "strcol(6) eq '%s' && strcol(7) eq '%s' && %s", policy, transport, extra);
+    p->width = r->cfg.width;
+    p->bytes = r->fmt.size;
+    p->readers = r->cfg.readers;
+    p->policy = r->cfg.policy;
+    p->transport = r->cfg.transport;
+    p->y[Y_FPS] = r->bus.writer.fps;
+    p->y[Y_P50] = r->bus.latency.p50_us;
+    p->y[Y_P99] = r->bus.latency.p99_us;
+    p->y[Y_PIPE_FPS] = r->pipe.writer.fps;
+    p->y[Y_PIPE_P50] = r->pipe.latency.p50_us;
+    p->y[Y_PIPE_P99] = r->pipe.latency.p99_us;
+    p->y[Y_MEMCPY] = r->memcpy_fps;
 }
 
-static int write_plot_script(const char *path, const char *csv, const char *png,
-                             const bench_config *base)
+/*
+ * One series as a gnuplot data block $NAME: x = frame size in MB over the
+ * rows with one reader (by_readers 0), or x = readers over the 1920x1080
+ * rows (by_readers 1), of one policy and transport.
+ */
+static void plot_block(FILE *f, const char *name, const struct plot_row *rows, int n,
+                       int by_readers, fbus_policy pol, fbus_transport tr, int y)
 {
-    static const char *const lines[][2] = {
-        {"latest", "posix"}, {"lossless", "posix"}, {"latest", "sysv"}, {"lossless", "sysv"}};
-    /* Panels: x column expression and the rows it takes. */
-    static const struct {
-        const char *title, *xlabel, *x, *rows;
-        int logx;
-    } panels[2] = {
-        {"vs frame size, 1 reader", "frame size (MB)", "$4/1e6", "$5 == 1", 1},
-        {"vs readers, 1920x1080", "readers", "$5", "$1 == 1920", 0},
-    };
+    fprintf(f, "$%s << EOD\n", name);
+    for (int i = 0; i < n; i++) {
+        const struct plot_row *p = &rows[i];
+        if (p->policy != pol || p->transport != tr)
+            continue;
+        if (by_readers ? p->width != 1920 : p->readers != 1)
+            continue;
+        if (by_readers)
+            fprintf(f, "%d %.3f\n", p->readers, p->y[y]);
+        else
+            fprintf(f, "%.4f %.3f\n", (double)p->bytes / 1e6, p->y[y]);
+    }
+    fprintf(f, "EOD\n");
+}
+
+/* The gnuplot script, with its data inline so it can be re-run alone. */
+static int write_plot_script(const char *path, const char *png, const bench_config *base,
+                             const struct plot_row *rows, int n)
+{
+    static const char *const axis[2][2] = {{"vs frame size, 1 reader", "frame size (MB)"},
+                                           {"vs readers, 1920x1080", "readers"}};
+    static const char *const ysuffix[] = {"fps", "p50", "p99"};
     FILE *f = fopen(path, "w");
-    char cond[160];
 
     if (!f)
         return -errno;
-    fprintf(f, "# framebus bench --sweep plot; run: gnuplot %s\n", path);
-    fprintf(f, "set datafile separator ','\n");
+    fprintf(f, "# framebus bench --sweep plot (data inline); run: gnuplot %s\n", path);
+    for (int b = 0; b < 2; b++) {
+        for (int pol = 0; pol < N_POLICIES; pol++) {
+            for (int t = 0; t < N_TRANSPORTS; t++) {
+                for (int y = Y_FPS; y <= Y_P99; y++) {
+                    char name[64];
+                    snprintf(name, sizeof(name), "%s_%s_%s_%s", b ? "rd" : "sz",
+                             bench_policy_name(policies[pol]), bench_transport_name(transports[t]),
+                             ysuffix[y]);
+                    plot_block(f, name, rows, n, b, policies[pol], transports[t], y);
+                }
+            }
+        }
+        /* Pipe and memcpy do not depend on policy or transport. */
+        plot_block(f, b ? "rd_pipe_fps" : "sz_pipe_fps", rows, n, b, FBUS_POLICY_LATEST,
+                   FBUS_TRANSPORT_POSIX, Y_PIPE_FPS);
+        plot_block(f, b ? "rd_pipe_p50" : "sz_pipe_p50", rows, n, b, FBUS_POLICY_LATEST,
+                   FBUS_TRANSPORT_POSIX, Y_PIPE_P50);
+        plot_block(f, b ? "rd_pipe_p99" : "sz_pipe_p99", rows, n, b, FBUS_POLICY_LATEST,
+                   FBUS_TRANSPORT_POSIX, Y_PIPE_P99);
+        plot_block(f, b ? "rd_memcpy_fps" : "sz_memcpy_fps", rows, n, b, FBUS_POLICY_LATEST,
+                   FBUS_TRANSPORT_POSIX, Y_MEMCPY);
+    }
     fprintf(f, "set terminal pngcairo size 1200,900 font ',9'\n");
     fprintf(f, "set output '%s'\n", png);
     fprintf(f, "set key top right font ',8'\nset grid\nset logscale y\n");
+    fprintf(f, "set multiplot layout 2,2 title 'framebus bench --sweep, %s, ", base->pix_fmt);
     if (base->frames)
-        fprintf(f,
-                "set multiplot layout 2,2 title 'framebus bench --sweep, %s, %" PRIu64
-                " frames per point'\n",
-                base->pix_fmt, base->frames);
+        fprintf(f, "%" PRIu64 " frames per round", base->frames);
     else
-        fprintf(f,
-                "set multiplot layout 2,2 title 'framebus bench --sweep, %s, %.1f s per point'\n",
-                base->pix_fmt, base->seconds);
-    fprintf(f, "csv = '%s'\n", csv);
+        fprintf(f, "%.1f s per point", base->seconds);
+    fprintf(f, ", median of %d round%s'\n", base->rounds, base->rounds == 1 ? "" : "s");
+    for (int b = 0; b < 2; b++) {
+        const char *pre = b ? "rd" : "sz";
 
-    for (int p = 0; p < 2; p++) {
-        /* Frame rates. */
-        fprintf(f, "set title 'writer frames/s %s'\n", panels[p].title);
-        fprintf(f, "set xlabel '%s'\nset ylabel 'frames/s'\n", panels[p].xlabel);
-        fprintf(f, panels[p].logx ? "set logscale x\n" : "unset logscale x\n");
-        fprintf(f, "plot ");
-        for (int l = 0; l < 4; l++) {
-            sel(cond, sizeof(cond), lines[l][0], lines[l][1], panels[p].rows);
-            fprintf(f,
-                    "csv skip 1 using ((%s) ? %s : 1/0):8 smooth unique with linespoints "
-                    "title 'bus %s %s', \\\n     ",
-                    cond, panels[p].x, lines[l][0], lines[l][1]);
-        }
-        sel(cond, sizeof(cond), "latest", "posix", panels[p].rows);
+        fprintf(f, "set xlabel '%s'\n%s\n", axis[b][1],
+                b ? "unset logscale x\nset xtics (1, 2, 4, 8)" : "set logscale x\nset xtics auto");
+        fprintf(f, "set title 'writer frames/s %s'\nset ylabel 'frames/s'\n", axis[b][0]);
         fprintf(f,
-                "csv skip 1 using ((%s) ? %s : 1/0):19 smooth unique with linespoints "
-                "dt 2 title 'pipe', \\\n     ",
-                cond, panels[p].x);
-        fprintf(f,
-                "csv skip 1 using ((%s) ? %s : 1/0):22 smooth unique with linespoints "
-                "dt 3 title 'memcpy'\n",
-                cond, panels[p].x);
-
-        /* Latency. */
-        fprintf(f, "set title 'latency publish -> acquire %s'\n", panels[p].title);
-        fprintf(f, "set ylabel 'microseconds'\nplot ");
-        for (int l = 0; l < 2; l++) {
-            sel(cond, sizeof(cond), lines[l][0], lines[l][1], panels[p].rows);
-            fprintf(f,
-                    "csv skip 1 using ((%s) ? %s : 1/0):14 smooth unique with linespoints "
-                    "title 'bus %s p50', \\\n     ",
-                    cond, panels[p].x, lines[l][0]);
-            fprintf(f,
-                    "csv skip 1 using ((%s) ? %s : 1/0):15 smooth unique with linespoints "
-                    "dt 2 title 'bus %s p99', \\\n     ",
-                    cond, panels[p].x, lines[l][0]);
-        }
-        sel(cond, sizeof(cond), "latest", "posix", panels[p].rows);
-        fprintf(f,
-                "csv skip 1 using ((%s) ? %s : 1/0):20 smooth unique with linespoints "
-                "title 'pipe p50', \\\n     ",
-                cond, panels[p].x);
-        fprintf(f,
-                "csv skip 1 using ((%s) ? %s : 1/0):21 smooth unique with linespoints "
-                "dt 2 title 'pipe p99'\n",
-                cond, panels[p].x);
+                "plot $%s_latest_posix_fps w lp t 'bus latest posix', "
+                "$%s_lossless_posix_fps w lp t 'bus lossless posix', \\\n"
+                "     $%s_latest_sysv_fps w lp t 'bus latest sysv', "
+                "$%s_lossless_sysv_fps w lp t 'bus lossless sysv', \\\n"
+                "     $%s_pipe_fps w lp dt 2 lw 2 t 'pipe', $%s_memcpy_fps w lp dt 3 t 'memcpy'\n",
+                pre, pre, pre, pre, pre, pre);
+        fprintf(f, "set title 'latency publish -> acquire %s'\nset ylabel 'microseconds'\n",
+                axis[b][0]);
+        fprintf(
+            f,
+            "plot $%s_latest_posix_p50 w lp t 'bus latest p50', "
+            "$%s_latest_posix_p99 w lp dt 2 t 'bus latest p99', \\\n"
+            "     $%s_lossless_posix_p50 w lp t 'bus lossless p50', "
+            "$%s_lossless_posix_p99 w lp dt 2 t 'bus lossless p99', \\\n"
+            "     $%s_pipe_p50 w lp lw 2 t 'pipe p50', $%s_pipe_p99 w lp dt 2 lw 2 t 'pipe p99'\n",
+            pre, pre, pre, pre, pre, pre);
     }
     fprintf(f, "unset multiplot\n");
     if (fclose(f) != 0)
@@ -1385,6 +1533,8 @@ static int bench_sweep(const bench_config *base, const char *out_dir, int json)
     const int total = (int)(N_SIZES * N_READERS * N_POLICIES * N_TRANSPORTS);
     char csv[4096], png[4096], gp[4096], err[320];
     bench_result *res = NULL, *cache = NULL;
+    struct plot_row rows[N_SIZES * N_READERS * N_POLICIES * N_TRANSPORTS];
+    uint64_t bad = 0;
     int have_gnuplot = on_path("gnuplot"), done = 0, rc = 1, first = 1;
     FILE *f = NULL;
 
@@ -1460,6 +1610,8 @@ static int bench_sweep(const bench_config *base, const char *out_dir, int json)
                 res->memcpy_fps = cache->memcpy_fps;
                 res->pipe = cache->pipe;
                 bench_ratios(res);
+                bad += res->bus.bad + res->pipe.bad + res->bus.seq_errors + res->pipe.seq_errors;
+                plot_row_of(res, &rows[done]);
                 csv_row(f, res);
                 fflush(f);
                 if (json) {
@@ -1482,7 +1634,7 @@ static int bench_sweep(const bench_config *base, const char *out_dir, int json)
         goto out;
     }
     f = NULL;
-    if (write_plot_script(gp, csv, png, base) < 0) {
+    if (write_plot_script(gp, png, base, rows, done) < 0) {
         bench_error("cannot write \"%s\": %s", gp, strerror(errno));
         goto out;
     }
@@ -1497,6 +1649,10 @@ static int bench_sweep(const bench_config *base, const char *out_dir, int json)
         fprintf(stderr, "framebus: bench: wrote %s and %s\n", csv, png);
     }
     rc = 0;
+    if (bad) {
+        bench_error("%" PRIu64 " frames had a bad checksum or came out of order", bad);
+        rc = 1;
+    }
 out:
     bench_progress_prefix[0] = '\0';
     if (f)
@@ -1510,12 +1666,15 @@ out:
 
 #define DEFAULT_SECONDS       2.0
 #define DEFAULT_SWEEP_SECONDS 1.0
+#define DEFAULT_ROUNDS        3
 
 static const char usage_text[] =
     "usage: framebus bench [--size WxH] [--pix-fmt F] [--readers N]\n"
     "                      [--policy latest|lossless] [--transport posix|sysv]\n"
-    "                      [--slots N] [--frames N | --seconds S] [--json]\n"
-    "       framebus bench --sweep [--out DIR] [--pix-fmt F] [--frames N | --seconds S] [--json]\n"
+    "                      [--slots N] [--reader-fps F] [--frames N | --seconds S]\n"
+    "                      [--rounds N] [--json]\n"
+    "       framebus bench --sweep [--out DIR] [--pix-fmt F] [--frames N | --seconds S]\n"
+    "                      [--rounds N] [--json]\n"
     "\n"
     "Spawns one writer and N reader processes over a fresh bus; the writer copies\n"
     "synthetic frames (a pool of 4, the sequence number stamped in) as fast as it\n"
@@ -1528,8 +1687,13 @@ static const char usage_text[] =
     "  --policy P          latest (default) or lossless\n"
     "  --transport T       posix (default) or sysv\n"
     "  --slots N           slots of the bus, 2..64 (default 3)\n"
-    "  --frames N          frames per measurement\n"
-    "  --seconds S         seconds per measurement (default 2, sweep 1)\n"
+    "  --reader-fps F      readers take at most F frames/s, like a display (default:\n"
+    "                      as fast as they can)\n"
+    "  --frames N          frames per measurement and round\n"
+    "  --seconds S         seconds per measurement (default 2, sweep 1), split\n"
+    "                      over the rounds\n"
+    "  --rounds N          rounds of memcpy, bus, pipe in turn; each one's median\n"
+    "                      round is reported (default 3)\n"
     "  --json              print JSON instead of a table\n"
     "  --sweep             sizes 640x360..3840x2160 x readers 1..8 x both policies\n"
     "                      x both transports; writes DIR/bench-sweep.csv and .png\n"
@@ -1654,6 +1818,8 @@ int cmd_bench(int argc, char **argv)
         {"policy", required_argument, NULL, 'P'},
         {"transport", required_argument, NULL, 'T'},
         {"slots", required_argument, NULL, 'S'},
+        {"rounds", required_argument, NULL, 'R'},
+        {"reader-fps", required_argument, NULL, 'F'},
         {"frames", required_argument, NULL, 'n'},
         {"seconds", required_argument, NULL, 't'},
         {"json", no_argument, NULL, 'j'},
@@ -1662,9 +1828,14 @@ int cmd_bench(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bench_config cfg = {
-        1920, 1080, "yuv420p", 1, FBUS_POLICY_LATEST, FBUS_TRANSPORT_POSIX, FBUS_DEFAULT_SLOTS,
-        0,    0};
+    bench_config cfg = {.width = 1920,
+                        .height = 1080,
+                        .pix_fmt = "yuv420p",
+                        .readers = 1,
+                        .policy = FBUS_POLICY_LATEST,
+                        .transport = FBUS_TRANSPORT_POSIX,
+                        .slots = FBUS_DEFAULT_SLOTS,
+                        .rounds = DEFAULT_ROUNDS};
     const char *out_dir = NULL, *matrix_opt = NULL;
     struct sigaction sa;
     int json = 0, sweep = 0, opt, rc;
@@ -1713,6 +1884,18 @@ int cmd_bench(int argc, char **argv)
             if (parse_u64(optarg, 2, FBUS_MAX_SLOTS, &v) < 0)
                 return usage_error("bad slot count \"%s\" (2 to %d)", optarg, FBUS_MAX_SLOTS);
             cfg.slots = (uint32_t)v;
+            break;
+        case 'R':
+            if (parse_u64(optarg, 1, 64, &v) < 0)
+                return usage_error("bad round count \"%s\" (1 to 64)", optarg);
+            cfg.rounds = (int)v;
+            break;
+        case 'F':
+            errno = 0;
+            cfg.reader_fps = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(cfg.reader_fps > 0) || cfg.reader_fps > 1e6)
+                return usage_error("bad reader rate \"%s\" (frames per second, more than 0)",
+                                   optarg);
             break;
         case 'n':
             if (parse_u64(optarg, 1, UINT32_MAX, &v) < 0)
