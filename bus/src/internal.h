@@ -21,6 +21,7 @@ struct fbus__mapping {
     int fd;         /* posix: the object's descriptor, else -1 */
     int shmid;      /* sysv: the segment id, else -1 */
     uint64_t ident; /* inode (posix) or shmid (sysv): names this object */
+    char path[128]; /* file behind it: the object (posix) or key file (sysv) */
 };
 
 /*
@@ -29,8 +30,14 @@ struct fbus__mapping {
  */
 struct fbus__transport {
     const char *name;
-    /* Create the object exclusively and map it read-write: 0, -EEXIST... */
-    int (*create)(const char *name, uint64_t size, uint32_t mode, struct fbus__mapping *m);
+    /* Create the object exclusively and map it read-write: 0, -EEXIST...
+     * With temp, it gets a private temporary name for rename() to publish. */
+    int (*create)(const char *name, int temp, uint64_t size, uint32_t mode,
+                  struct fbus__mapping *m);
+    /* Atomically give a temp object the bus name, replacing what held it. */
+    int (*rename)(const char *name, struct fbus__mapping *m);
+    /* Remove the object behind m, whatever its name now, and unmap it. */
+    void (*destroy)(struct fbus__mapping *m);
     /* Map an existing object, read-write if allowed and want_write, else
      * read-only: 0, -ENOENT, -EACCES, -EAGAIN (still empty: being made). */
     int (*open)(const char *name, int want_write, struct fbus__mapping *m);
@@ -76,8 +83,8 @@ static inline uint8_t *fbus__payload(const struct fbus__region *rg, uint32_t i)
 }
 
 /* region.c */
-int fbus__region_create(const char *name, fbus_transport t, uint32_t slots, uint64_t capacity,
-                        uint32_t mode, struct fbus__region *rg);
+int fbus__region_create(const char *name, fbus_transport t, int temp, uint32_t slots,
+                        uint64_t capacity, uint32_t mode, struct fbus__region *rg);
 int fbus__region_attach(const char *name, fbus_transport t, int want_write,
                         struct fbus__region *rg);
 void fbus__region_detach(struct fbus__region *rg);
@@ -88,7 +95,8 @@ int fbus__validate_header(const struct fbus__header *h, uint64_t map_size, const
 /* liveness.c */
 uint64_t fbus__proc_start(pid_t pid); /* 0 if the process is gone or a zombie */
 int fbus__pid_alive(pid_t pid, uint64_t start);
-/* FBUS__STATE_* for a live/ended/replaced producer, or 0 if it is gone. */
+/* FBUS__STATE_* for a live, ended, replaced or stalled producer, or 0 if its
+ * process is gone. */
 int fbus__producer_status(const struct fbus__region *rg, int64_t timeout_ns, int64_t now);
 /* Whether a reader entry's owner is still running. */
 int fbus__entry_alive(const struct fbus__reader_entry *e);
@@ -105,12 +113,14 @@ int64_t fbus__realtime_ns(void);
 int64_t fbus__age_ns(int64_t now, int64_t then);
 void fbus__sleep_ns(int64_t ns);
 void fbus__posix_path(const char *name, char *buf, size_t len); /* "/framebus.NAME" */
+void fbus__temp_name(char *buf, size_t len);                    /* "framebus-tmp.PID.RANDOM" */
 void fbus__sysv_keyfile(const char *name, char *buf,
                         size_t len); /* "/dev/shm/framebus-sysv.NAME" */
 
 #define FBUS__SHM_DIR      "/dev/shm"
 #define FBUS__POSIX_PREFIX "framebus."
 #define FBUS__SYSV_PREFIX  "framebus-sysv."
+#define FBUS__TEMP_PREFIX  "framebus-tmp." /* regions not yet given a name */
 
 /* Timing of the liveness protocol. */
 #define FBUS__HEARTBEAT_NS        (50 * 1000000LL)  /* producer refresh period */

@@ -24,12 +24,15 @@ enum {
     FBUS__STATE_LIVE = 1,
     FBUS__STATE_ENDED = 2,
     FBUS__STATE_REPLACED = 3, /* a fresh region holds the name now */
+    /* Never stored: what a reader calls a producer whose process lives but
+     * whose heartbeat is older than the timeout (stopped, or we were). */
+    FBUS__STATE_STALLED = 4,
 };
 
 /* Reader entry state word. */
 enum {
     FBUS__ENTRY_FREE = 0,
-    FBUS__ENTRY_CLAIMED = 1, /* being filled in by its reader */
+    FBUS__ENTRY_CLAIMED = 1, /* being filled in by its reader: 1 | pid << 8 */
     FBUS__ENTRY_ACTIVE = 2,
 };
 

@@ -78,7 +78,7 @@ int fbus__producer_status(const struct fbus__region *rg, int64_t timeout_ns, int
     if (age > FBUS__STALE_NS && !fbus__pid_alive(rg->producer_pid, rg->producer_start))
         return 0;
     if (age > timeout_ns)
-        return 0;
+        return FBUS__STATE_STALLED;
     return FBUS__STATE_LIVE;
 }
 

@@ -26,8 +26,12 @@ struct fbus_reader {
     struct fbus__region rg;
     struct fbus__reader_entry *entry; /* NULL for observers */
     uint64_t last_seq;                /* last frame taken in this session */
-    uint64_t old_session;             /* session we left, not to be re-joined */
-    int new_session;                  /* next frame is the first of a session */
+    /* Our own watch of a heartbeat that stopped moving: when we first saw
+     * this value, and how many times we looked since. */
+    int64_t hb_value;
+    int64_t hb_since;
+    int64_t hb_looks;
+    int new_session; /* next frame is the first of a session */
     int holding;
     uint64_t held_seq;
     uint32_t held_slot;
@@ -49,7 +53,10 @@ static int register_entry(struct fbus_reader *r)
         uint32_t expect = FBUS__ENTRY_FREE;
         uint64_t c;
 
-        if (!atomic_compare_exchange_strong(&e->state, &expect, FBUS__ENTRY_CLAIMED))
+        /* The claim carries our pid, so the writer can free the entry if we
+         * die before it is filled in. */
+        if (!atomic_compare_exchange_strong(&e->state, &expect,
+                                            FBUS__ENTRY_CLAIMED | ((uint32_t)getpid() << 8)))
             continue;
         atomic_store_explicit(&e->pid, getpid(), memory_order_relaxed);
         atomic_store_explicit(&e->uid, geteuid(), memory_order_relaxed);
@@ -98,7 +105,6 @@ static void detach(struct fbus_reader *r)
     if (!r->attached)
         return;
     unregister_entry(r);
-    r->old_session = r->rg.session;
     fbus__region_detach(&r->rg);
     r->attached = 0;
     r->holding = 0;
@@ -109,7 +115,7 @@ static int try_attach(struct fbus_reader *r)
 {
     int want_write = !(r->flags & FBUS_READER_OBSERVER);
     int64_t giveup = fbus_now_ns() + CREATING_NS;
-    int err;
+    int err, status;
 
     for (;;) {
         err = fbus__region_attach(r->name, r->transport, want_write, &r->rg);
@@ -122,10 +128,11 @@ static int try_attach(struct fbus_reader *r)
     }
     if (err < 0)
         return err;
-    if (r->rg.session == r->old_session ||
-        fbus__producer_status(&r->rg, r->producer_timeout, fbus_now_ns()) != FBUS__STATE_LIVE) {
-        /* The region we left, or one whose producer is finished: wait for
-         * its successor rather than re-reading a dead stream. */
+    status = fbus__producer_status(&r->rg, r->producer_timeout, fbus_now_ns());
+    if (status != FBUS__STATE_LIVE && status != FBUS__STATE_STALLED) {
+        /* A region whose producer is finished: wait for its successor
+         * rather than re-reading a dead stream. (A producer we gave up on
+         * as stalled may come back, and is joined again then.) */
         fbus__region_detach(&r->rg);
         return -ENOENT;
     }
@@ -144,6 +151,7 @@ static int try_attach(struct fbus_reader *r)
     }
     r->attached = 1;
     r->new_session = 1;
+    r->hb_since = 0;
     return 0;
 }
 
@@ -379,6 +387,29 @@ static void wait_publish(struct fbus_reader *r, int64_t left)
     atomic_fetch_sub_explicit(&h->readers_waiting, 1, memory_order_seq_cst);
 }
 
+/*
+ * The producer's process lives but its heartbeat is old. Call it gone only
+ * once we ourselves have watched the heartbeat stand still for the timeout,
+ * over several looks: if it was this process that was not scheduled (a
+ * loaded machine, a debugger), the heartbeat is old through no fault of the
+ * producer, and we must not give up on a live stream.
+ */
+static int stalled_long(struct fbus_reader *r, int64_t now)
+{
+    int64_t hb = atomic_load_explicit(&r->rg.hdr->heartbeat_ns, memory_order_relaxed);
+    int64_t looks_needed = r->producer_timeout / FBUS__WAIT_CHUNK_NS;
+
+    if (hb != r->hb_value || r->hb_since == 0) {
+        r->hb_value = hb;
+        r->hb_since = now;
+        r->hb_looks = 0;
+        return 0;
+    }
+    r->hb_looks++;
+    return fbus__age_ns(now, r->hb_since) > r->producer_timeout &&
+           r->hb_looks >= (looks_needed < 2 ? 2 : looks_needed);
+}
+
 static int status_error(int status)
 {
     switch (status) {
@@ -422,6 +453,8 @@ FBUS_EXTERN int fbus_reader_acquire(fbus_reader *r, int64_t timeout_ns, fbus_fra
         }
         now = fbus_now_ns();
         status = fbus__producer_status(&r->rg, r->producer_timeout, now);
+        if (status == FBUS__STATE_STALLED && !stalled_long(r, now))
+            status = FBUS__STATE_LIVE;
         if (status != FBUS__STATE_LIVE) {
             /* Frames published before the end are still delivered. */
             got = try_take(r, frame);

@@ -31,9 +31,9 @@ FBUS_EXTERN int fbus_stat(const char *name, fbus_transport transport, fbus_stats
     strcpy(st->name, name);
     st->transport = transport;
     status = fbus__producer_status(&rg, FBUS__PRODUCER_TIMEOUT_NS, now);
-    st->state = status == FBUS__STATE_LIVE ? FBUS_STATE_LIVE
-                : status == 0              ? FBUS_STATE_DEAD
-                                           : FBUS_STATE_ENDED;
+    st->state = status == FBUS__STATE_LIVE || status == FBUS__STATE_STALLED ? FBUS_STATE_LIVE
+                : status == 0                                               ? FBUS_STATE_DEAD
+                                                                            : FBUS_STATE_ENDED;
     st->producer_pid = rg.producer_pid;
     st->uid = rg.map.uid;
     st->mode = rg.map.mode;

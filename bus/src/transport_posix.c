@@ -29,13 +29,20 @@ static int map_fd(int fd, uint64_t size, int writable, struct fbus__mapping *m)
     return 0;
 }
 
-static int posix_create(const char *name, uint64_t size, uint32_t mode, struct fbus__mapping *m)
+static int posix_create(const char *name, int temp, uint64_t size, uint32_t mode,
+                        struct fbus__mapping *m)
 {
-    char path[FBUS_NAME_MAX + 16];
+    char path[96];
     int fd, err;
     struct stat st;
 
-    fbus__posix_path(name, path, sizeof(path));
+    if (temp) {
+        char t[64];
+        fbus__temp_name(t, sizeof(t));
+        snprintf(path, sizeof(path), "/%s", t);
+    } else {
+        fbus__posix_path(name, path, sizeof(path));
+    }
     fd = shm_open(path, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
@@ -57,6 +64,7 @@ static int posix_create(const char *name, uint64_t size, uint32_t mode, struct f
     m->uid = st.st_uid;
     m->mode = mode;
     m->ident = st.st_ino;
+    snprintf(m->path, sizeof(m->path), FBUS__SHM_DIR "%s", path);
     return 0;
 
 fail:
@@ -90,7 +98,7 @@ static int posix_open(const char *name, int want_write, struct fbus__mapping *m)
     if ((uint64_t)st.st_size < sizeof(struct fbus__header)) {
         /* Between shm_open and ftruncate a new region is empty: the caller
          * retries for a moment before calling it bad. */
-        err = -EAGAIN;
+        err = st.st_size == 0 ? -EAGAIN : FBUS_EBADREGION;
         goto fail;
     }
     err = map_fd(fd, (uint64_t)st.st_size, writable, m);
@@ -130,6 +138,17 @@ static int posix_unlink(const char *name, const struct fbus__mapping *m)
     return 0;
 }
 
+static int posix_rename(const char *name, struct fbus__mapping *m)
+{
+    char dst[sizeof(m->path)];
+
+    snprintf(dst, sizeof(dst), FBUS__SHM_DIR "/" FBUS__POSIX_PREFIX "%s", name);
+    if (rename(m->path, dst) < 0)
+        return -errno;
+    memcpy(m->path, dst, sizeof(dst));
+    return 0;
+}
+
 static void posix_close(struct fbus__mapping *m)
 {
     if (m->base)
@@ -138,6 +157,12 @@ static void posix_close(struct fbus__mapping *m)
         close(m->fd);
     m->base = NULL;
     m->fd = -1;
+}
+
+static void posix_destroy(struct fbus__mapping *m)
+{
+    unlink(m->path);
+    posix_close(m);
 }
 
 static int posix_list(int (*fn)(const char *, fbus_transport, void *), void *opaque)
@@ -162,6 +187,8 @@ static int posix_list(int (*fn)(const char *, fbus_transport, void *), void *opa
 const struct fbus__transport fbus__transport_posix = {
     .name = "posix",
     .create = posix_create,
+    .rename = posix_rename,
+    .destroy = posix_destroy,
     .open = posix_open,
     .unlink = posix_unlink,
     .close = posix_close,

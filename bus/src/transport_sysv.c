@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
@@ -45,13 +46,20 @@ static int attach(int id, int writable, struct fbus__mapping *m)
     return 0;
 }
 
-static int sysv_create(const char *name, uint64_t size, uint32_t mode, struct fbus__mapping *m)
+static int sysv_create(const char *name, int temp, uint64_t size, uint32_t mode,
+                       struct fbus__mapping *m)
 {
-    char path[FBUS_NAME_MAX + 32];
+    char path[sizeof(m->path)];
     key_t key;
     int fd, id = -1, err;
 
-    fbus__sysv_keyfile(name, path, sizeof(path));
+    if (temp) {
+        char t[64];
+        fbus__temp_name(t, sizeof(t));
+        snprintf(path, sizeof(path), FBUS__SHM_DIR "/%s", t);
+    } else {
+        fbus__sysv_keyfile(name, path, sizeof(path));
+    }
     fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
@@ -80,6 +88,7 @@ static int sysv_create(const char *name, uint64_t size, uint32_t mode, struct fb
     err = attach(id, 1, m);
     if (err < 0)
         goto fail;
+    memcpy(m->path, path, sizeof(path));
     return 0;
 
 fail_errno:
@@ -147,6 +156,29 @@ static int sysv_unlink(const char *name, const struct fbus__mapping *m)
     return 0;
 }
 
+/* The key follows the key file's inode, so renaming the file moves the name
+ * to our segment in one step. The segment it named before stays for its
+ * owner to remove. */
+static void sysv_close(struct fbus__mapping *m);
+
+static int sysv_rename(const char *name, struct fbus__mapping *m)
+{
+    char dst[sizeof(m->path)];
+
+    fbus__sysv_keyfile(name, dst, sizeof(dst));
+    if (rename(m->path, dst) < 0)
+        return -errno;
+    memcpy(m->path, dst, sizeof(dst));
+    return 0;
+}
+
+static void sysv_destroy(struct fbus__mapping *m)
+{
+    shmctl(m->shmid, IPC_RMID, NULL);
+    unlink(m->path);
+    sysv_close(m);
+}
+
 static void sysv_close(struct fbus__mapping *m)
 {
     if (m->base)
@@ -176,6 +208,8 @@ static int sysv_list(int (*fn)(const char *, fbus_transport, void *), void *opaq
 const struct fbus__transport fbus__transport_sysv = {
     .name = "sysv",
     .create = sysv_create,
+    .rename = sysv_rename,
+    .destroy = sysv_destroy,
     .open = sysv_open,
     .unlink = sysv_unlink,
     .close = sysv_close,

@@ -58,6 +58,12 @@ void fbus__posix_path(const char *name, char *buf, size_t len)
     snprintf(buf, len, "/" FBUS__POSIX_PREFIX "%s", name);
 }
 
+void fbus__temp_name(char *buf, size_t len)
+{
+    snprintf(buf, len, FBUS__TEMP_PREFIX "%d.%016llx", (int)getpid(),
+             (unsigned long long)fbus__random64());
+}
+
 void fbus__sysv_keyfile(const char *name, char *buf, size_t len)
 {
     snprintf(buf, len, FBUS__SHM_DIR "/" FBUS__SYSV_PREFIX "%s", name);

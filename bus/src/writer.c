@@ -52,12 +52,16 @@ static int reclaim(struct fbus__region *rg)
         struct fbus__reader_entry *e = &rg->readers[i];
         uint32_t st = atomic_load_explicit(&e->state, memory_order_acquire);
 
-        /* An entry still being claimed has no identity yet; one whose reader
-         * died in that instant stays until `framebus rm`. */
-        if (st != FBUS__ENTRY_ACTIVE)
+        if (st == FBUS__ENTRY_FREE)
             continue;
-        if (fbus__entry_alive(e))
+        if ((st & 0xffu) == FBUS__ENTRY_CLAIMED) {
+            /* Still being filled in: only the pid in the state word is
+             * trustworthy yet. */
+            if (fbus__proc_start((pid_t)(st >> 8)) != 0)
+                continue;
+        } else if (fbus__entry_alive(e)) {
             continue;
+        }
         atomic_store_explicit(&e->pin, 0, memory_order_relaxed);
         atomic_store_explicit(&e->consumed, FBUS__JOINING, memory_order_relaxed);
         if (atomic_compare_exchange_strong(&e->state, &st, FBUS__ENTRY_FREE))
@@ -128,7 +132,7 @@ static int start_thread(struct fbus_writer *w)
  * and its producer ended or gone. */
 static int stale_region(const char *name, fbus_transport t, struct fbus__region *old)
 {
-    int err = fbus__region_attach(name, t, 0, old);
+    int status, err = fbus__region_attach(name, t, 0, old);
 
     if (err < 0)
         return err;
@@ -136,7 +140,8 @@ static int stale_region(const char *name, fbus_transport t, struct fbus__region 
         fbus__region_detach(old);
         return -EEXIST;
     }
-    if (fbus__producer_status(old, FBUS__PRODUCER_TIMEOUT_NS, fbus_now_ns()) == FBUS__STATE_LIVE) {
+    status = fbus__producer_status(old, FBUS__PRODUCER_TIMEOUT_NS, fbus_now_ns());
+    if (status == FBUS__STATE_LIVE || status == FBUS__STATE_STALLED) {
         fbus__region_detach(old);
         return FBUS_EBUSY;
     }
@@ -151,7 +156,7 @@ static int create_region(struct fbus_writer *w, uint64_t capacity)
     int err;
 
     for (int attempt = 0; attempt < 3; attempt++) {
-        err = fbus__region_create(w->name, w->transport, w->slots, capacity, w->mode, &w->rg);
+        err = fbus__region_create(w->name, w->transport, 0, w->slots, capacity, w->mode, &w->rg);
         if (err != -EEXIST)
             return err;
         err = stale_region(w->name, w->transport, &old);
@@ -325,29 +330,38 @@ FBUS_EXTERN int fbus_writer_wait_readers(fbus_writer *w, int n, int64_t timeout_
     }
 }
 
-/* Move to a fresh region with slots of `capacity` bytes under the same name;
- * the old one is marked replaced so its readers follow. */
+/*
+ * Move to a fresh region with slots of `capacity` bytes under the same name.
+ * The new region is made under a temporary name and renamed over the old one,
+ * so the bus never lacks a name and a failure leaves the old region in
+ * place. The old one is then marked replaced so its readers follow.
+ */
 static int move_region(struct fbus_writer *w, uint64_t capacity)
 {
-    struct fbus__region old = w->rg;
+    struct fbus__region old = w->rg, fresh;
     int err;
 
-    pthread_mutex_lock(&w->lock);
-    old.tp->unlink(w->name, &old.map);
-    err = fbus__region_create(w->name, w->transport, w->slots, capacity, w->mode, &w->rg);
+    err = fbus__region_create(w->name, w->transport, 1, w->slots, capacity, w->mode, &fresh);
+    if (err < 0)
+        return err;
+    err = fresh.tp->rename(w->name, &fresh.map);
     if (err < 0) {
-        w->rg = old;
-        pthread_mutex_unlock(&w->lock);
+        fresh.tp->destroy(&fresh.map);
         return err;
     }
-    w->follow_readers = count_lossless(&old);
-    finish_region(&old, FBUS__STATE_REPLACED);
-    fbus__region_detach(&old);
+    pthread_mutex_lock(&w->lock);
+    w->rg = fresh;
     w->seq = 0;
     memset(w->slot_seq, 0, sizeof(w->slot_seq));
     w->newest = UINT32_MAX;
     w->fps_frames = 0;
     pthread_mutex_unlock(&w->lock);
+
+    /* The name is the new region's now; this only drops a SysV segment. */
+    old.tp->unlink(w->name, &old.map);
+    w->follow_readers = count_lossless(&old);
+    finish_region(&old, FBUS__STATE_REPLACED);
+    fbus__region_detach(&old);
     return 0;
 }
 
