@@ -99,6 +99,7 @@ typedef struct bench_result {
     uint64_t memcpy_frames;
     double memcpy_seconds;
     double memcpy_fps;
+    double memcpy_cpu_us_per_frame;
     bench_side bus;
     bench_side pipe;
     double bus_pipe;   /* bus writer fps / pipe writer fps, 0 if unknown */
@@ -1012,7 +1013,7 @@ static int measure_memcpy(const bench_config *cfg, const fbus_format *fmt, const
                           bench_result *res, char *err, size_t errsz)
 {
     uint8_t *dst[3] = {NULL, NULL, NULL};
-    int64_t t0, t1, deadline;
+    int64_t t0, t1, deadline, cpu;
     uint64_t n = 0;
     int rc = -1;
 
@@ -1024,6 +1025,7 @@ static int measure_memcpy(const bench_config *cfg, const fbus_format *fmt, const
         }
         memset(dst[i], 0, fmt->size); /* fault the pages in first */
     }
+    cpu = cpu_now();
     t0 = fbus_now_ns();
     deadline = t0 + (int64_t)(cfg->seconds * 1e9);
     for (t1 = t0; !writer_done(cfg, n, deadline); n++) {
@@ -1038,6 +1040,7 @@ static int measure_memcpy(const bench_config *cfg, const fbus_format *fmt, const
     res->memcpy_frames = n;
     res->memcpy_seconds = (double)(t1 - t0) / 1e9;
     res->memcpy_fps = t1 > t0 ? (double)n / res->memcpy_seconds : 0;
+    res->memcpy_cpu_us_per_frame = n ? (double)(cpu_now() - cpu) / 1e3 / (double)n : 0;
     rc = 0;
 out:
     for (int i = 0; i < 3; i++)
@@ -1083,7 +1086,7 @@ static int bench_run(const bench_config *cfg, const fbus_format *fmt, unsigned w
     bench_side *bus = calloc((size_t)cfg->rounds, sizeof(*bus));
     bench_side *pipe = calloc((size_t)cfg->rounds, sizeof(*pipe));
     bench_result *mc = calloc(1, sizeof(*mc));
-    double bus_fps[64], pipe_fps[64], mc_fps[64], mc_s[64];
+    double bus_fps[64], pipe_fps[64], mc_fps[64], mc_s[64], mc_cpu[64];
     uint64_t mc_n[64];
     struct pool pl;
     double load[1];
@@ -1112,6 +1115,7 @@ static int bench_run(const bench_config *cfg, const fbus_format *fmt, unsigned w
         mc_fps[r] = mc->memcpy_fps;
         mc_n[r] = mc->memcpy_frames;
         mc_s[r] = mc->memcpy_seconds;
+        mc_cpu[r] = mc->memcpy_cpu_us_per_frame;
         if (!bench_stop && (what & BENCH_DO_BUS) &&
             measure_bus(&round, fmt, &pl, &bus[r], err, errsz) < 0)
             goto out;
@@ -1131,6 +1135,7 @@ static int bench_run(const bench_config *cfg, const fbus_format *fmt, unsigned w
         res->memcpy_fps = mc_fps[m];
         res->memcpy_frames = mc_n[m];
         res->memcpy_seconds = mc_s[m];
+        res->memcpy_cpu_us_per_frame = mc_cpu[m];
     }
     if (what & BENCH_DO_BUS)
         res->bus = bus[median_index(bus_fps, n)];
@@ -1199,7 +1204,7 @@ static void bench_print_table(FILE *f, const bench_result *res)
             "drops", "overruns", "bad", "lat p50", "lat p99", "lat max");
     if (res->memcpy_done)
         fprintf(f, "%-16s %9" PRIu64 " %10.1f %9.1f\n", "memcpy", res->memcpy_frames,
-                res->memcpy_fps, res->memcpy_fps > 0 ? 1e6 / res->memcpy_fps : 0.0);
+                res->memcpy_fps, res->memcpy_cpu_us_per_frame);
     table_side(f, "bus", &res->bus);
     table_side(f, "pipe", &res->pipe);
     fprintf(f, "\nlatency in us, publish -> acquire (pipe: send -> whole frame read)\n");
@@ -1292,7 +1297,8 @@ static void bench_print_json(FILE *f, const bench_result *res)
     if (res->memcpy_done) {
         fprintf(f, "{\"frames\": %" PRIu64 ", ", res->memcpy_frames);
         num(f, "seconds", res->memcpy_seconds, 0);
-        num(f, "fps", res->memcpy_fps, 1);
+        num(f, "fps", res->memcpy_fps, 0);
+        num(f, "cpu_us_per_frame", res->memcpy_cpu_us_per_frame, 1);
         fputs("},\n", f);
     } else {
         fputs("null,\n", f);
@@ -1601,6 +1607,7 @@ static int bench_sweep(const bench_config *base, const char *out_dir, int json)
                     cache->memcpy_frames = res->memcpy_frames;
                     cache->memcpy_seconds = res->memcpy_seconds;
                     cache->memcpy_fps = res->memcpy_fps;
+                    cache->memcpy_cpu_us_per_frame = res->memcpy_cpu_us_per_frame;
                 }
                 if (what & BENCH_DO_PIPE)
                     cache->pipe = res->pipe;
@@ -1608,6 +1615,7 @@ static int bench_sweep(const bench_config *base, const char *out_dir, int json)
                 res->memcpy_frames = cache->memcpy_frames;
                 res->memcpy_seconds = cache->memcpy_seconds;
                 res->memcpy_fps = cache->memcpy_fps;
+                res->memcpy_cpu_us_per_frame = cache->memcpy_cpu_us_per_frame;
                 res->pipe = cache->pipe;
                 bench_ratios(res);
                 bad += res->bus.bad + res->pipe.bad + res->bus.seq_errors + res->pipe.seq_errors;
