@@ -29,8 +29,9 @@ fbus_bus_test(test_validate
     TIMEOUT 120)
 
 # The protocol label is what the ThreadSanitizer pass of tests/run-all.sh runs.
+find_package(Threads REQUIRED)
 fbus_bus_test(test_protocol
-    LIBS framebus::framebus
+    LIBS framebus::framebus Threads::Threads
     TIMEOUT 240
     LABELS protocol)
 
@@ -39,7 +40,6 @@ fbus_bus_test(test_liveness
     TIMEOUT 180
     LABELS protocol)
 
-find_package(Threads REQUIRED)
 fbus_bus_test(test_threads
     LIBS framebus::framebus Threads::Threads
     TIMEOUT 240
