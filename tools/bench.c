@@ -706,7 +706,8 @@ static void progress(const char *what, const struct shared *sh, int64_t now)
  * killing them all if the writer makes no progress for STALL_NS. Returns 0
  * if all exited 0.
  */
-static int reap(pid_t *pids, int n, const char *what, const struct shared *sh)
+static int reap(pid_t *pids, int n, const char *what, const struct shared *sh, char *why,
+                size_t whysz)
 {
     int left = n, failed = 0, tty = isatty(STDERR_FILENO);
     int64_t last_change = fbus_now_ns(), last_print = 0;
@@ -727,6 +728,10 @@ static int reap(pid_t *pids, int n, const char *what, const struct shared *sh)
                 continue;
             if (p != pids[i] || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
                 failed = 1;
+            /* A process killed by a signal is the likeliest root cause. */
+            if (p == pids[i] && WIFSIGNALED(st) && !why[0] && !bench_stop)
+                snprintf(why, whysz, "%s %s%.0d killed by signal %d (%s)", what,
+                         i ? "reader " : "writer", i, WTERMSIG(st), strsignal(WTERMSIG(st)));
             pids[i] = -1;
             left--;
             reaped = 1;
@@ -738,10 +743,13 @@ static int reap(pid_t *pids, int n, const char *what, const struct shared *sh)
             last_progress = atomic_load_explicit(&sh->progress, memory_order_relaxed);
             last_change = now;
         }
-        if (now - last_change > STALL_NS) {
+        if (now - last_change > STALL_NS && failed != 2) {
             for (int i = 0; i < n; i++)
                 if (pids[i] > 0)
                     kill(pids[i], SIGKILL);
+            if (!why[0])
+                snprintf(why, whysz, "%s: no progress for %d s, stopped", what,
+                         (int)(STALL_NS / 1000000000LL));
             failed = 2;
         }
         if (tty && now - last_print >= PROGRESS_PERIOD_NS) {
@@ -807,8 +815,12 @@ static void side_of(const bench_config *cfg, const struct shared *sh, bench_side
 
 /* The first child's error message, if any wrote one. */
 static void child_error(const bench_config *cfg, const struct shared *sh, const char *what,
-                        char *err, size_t errsz)
+                        const char *why, char *err, size_t errsz)
 {
+    if (why[0] && strstr(why, "signal")) {
+        snprintf(err, errsz, "%s", why);
+        return;
+    }
     /* A reader's error first: a writer that waited in vain is its effect. */
     for (int i = 0; i < cfg->readers; i++) {
         if (sh->readers[i].msg[0]) {
@@ -820,7 +832,10 @@ static void child_error(const bench_config *cfg, const struct shared *sh, const 
         snprintf(err, errsz, "%s: %s", what, sh->writer.msg);
         return;
     }
-    snprintf(err, errsz, "%s: a benchmark process failed or stalled", what);
+    if (why[0])
+        snprintf(err, errsz, "%s", why);
+    else
+        snprintf(err, errsz, "%s: a benchmark process failed", what);
 }
 
 static struct shared *shared_new(const bench_config *cfg, size_t *size)
@@ -862,7 +877,7 @@ static int measure_bus(const bench_config *cfg, const fbus_format *fmt, const st
     static unsigned counter;
     struct job j = {cfg, fmt, pl, NULL, "", 0};
     pid_t pids[1 + BENCH_MAX_READERS];
-    char what[64];
+    char what[64], why[160] = "";
     size_t shsize;
     int n = 0, rc = -1;
 
@@ -896,8 +911,8 @@ static int measure_bus(const bench_config *cfg, const fbus_format *fmt, const st
             n++;
         }
     }
-    if (reap(pids, n, what, j.sh) != 0 || n != 1 + cfg->readers) {
-        child_error(cfg, j.sh, what, err, errsz);
+    if (reap(pids, n, what, j.sh, why, sizeof(why)) != 0 || n != 1 + cfg->readers) {
+        child_error(cfg, j.sh, what, why, err, errsz);
         goto out;
     }
     side_of(cfg, j.sh, side);
@@ -908,7 +923,7 @@ fail_fork:
     snprintf(err, errsz, "%s: fork: %s", what, strerror(errno));
     for (int i = 0; i < n; i++)
         kill(pids[i], SIGKILL);
-    reap(pids, n, what, j.sh);
+    reap(pids, n, what, j.sh, why, sizeof(why));
 out:
     /* A writer that died would leave its name behind. */
     fbus_unlink(j.name, cfg->transport);
@@ -954,6 +969,7 @@ static int measure_pipe(const bench_config *cfg, const fbus_format *fmt, const s
     struct pipe_arg pa = {fds};
     pid_t pids[1 + BENCH_MAX_READERS];
     size_t shsize;
+    char why[160] = "";
     int n = 0, nfds = 0, rc = -1;
 
     j.sh = shared_new(cfg, &shsize);
@@ -987,8 +1003,8 @@ static int measure_pipe(const bench_config *cfg, const fbus_format *fmt, const s
     for (int i = 0; i < nfds; i++)
         close(fds[i]);
     nfds = 0;
-    if (reap(pids, n, "pipe", j.sh) != 0) {
-        child_error(cfg, j.sh, "pipe", err, errsz);
+    if (reap(pids, n, "pipe", j.sh, why, sizeof(why)) != 0) {
+        child_error(cfg, j.sh, "pipe", why, err, errsz);
         goto out;
     }
     side_of(cfg, j.sh, side);
@@ -999,7 +1015,7 @@ fail_fork:
     snprintf(err, errsz, "pipe: fork: %s", strerror(errno));
     for (int i = 0; i < n; i++)
         kill(pids[i], SIGKILL);
-    reap(pids, n, "pipe", j.sh);
+    reap(pids, n, "pipe", j.sh, why, sizeof(why));
 out:
     for (int i = 0; i < nfds; i++)
         close(fds[i]);
