@@ -878,6 +878,175 @@ static void test_stress_latest_only(void **state)
     }
 }
 
+/* -------------------------------------------- format moves, across processes */
+
+#define MOVE_STEPS  5
+#define MOVE_FRAMES 3000
+
+/* Frame g (1-based, across regions) is gray, 32 pixels bigger a side every
+ * `per` frames: each step no longer fits the slots, so the writer moves. */
+static void move_format(uint64_t g, uint64_t per, fbus_format *f)
+{
+    uint32_t side = 32 + 32 * (uint32_t)((g - 1) / per);
+
+    fbus_format_init(f, "gray", side, side, 0);
+}
+
+struct moves {
+    const struct ctx *c;
+    fbus_transport t;
+    fbus_policy policy;
+    int result_fd;
+};
+
+struct move_result {
+    uint64_t frames, last, sessions, replaced;
+    int end;
+};
+
+static int child_moving_writer(void *arg)
+{
+    const struct moves *m = arg;
+    const uint64_t per = MOVE_FRAMES / MOVE_STEPS;
+    fbus_format f;
+    fbus_writer_opts o = {.transport = m->t, .slots = 4, .format = &f};
+    fbus_writer *w = NULL;
+    int rc;
+
+    move_format(1, per, &f);
+    rc = fbus_writer_open(m->c->name, &o, &w);
+    if (rc != 0)
+        CHILD_FAIL(2, "moving writer: open: %s", fbus_strerror(rc));
+    rc = fbus_writer_wait_readers(w, 2, 20 * TU_SEC);
+    if (rc != 0)
+        CHILD_FAIL(3, "moving writer: wait for readers: %s", fbus_strerror(rc));
+    for (uint64_t g = 1; g <= MOVE_FRAMES; g++) {
+        fbus_meta meta = {.pts = (int64_t)g, .tb_num = 1, .tb_den = 25};
+        fbus_slot slot;
+
+        move_format(g, per, &f);
+        rc = fbus_writer_acquire(w, &f, 10 * TU_SEC, &slot);
+        if (rc != 0)
+            CHILD_FAIL(4, "moving writer: acquire %llu: %s", (unsigned long long)g,
+                       fbus_strerror(rc));
+        tu_fill(&slot, g);
+        rc = fbus_writer_publish(w, &slot, &meta);
+        if (rc != 0)
+            CHILD_FAIL(5, "moving writer: publish: %s", fbus_strerror(rc));
+    }
+    fbus_writer_close(w);
+    return 0;
+}
+
+static int child_moving_reader(void *arg)
+{
+    const struct moves *m = arg;
+    const uint64_t per = MOVE_FRAMES / MOVE_STEPS;
+    const int lossless = m->policy == FBUS_POLICY_LOSSLESS;
+    const char *who = lossless ? "lossless" : "latest";
+    fbus_reader_opts o = {.transport = m->t,
+                          .policy = m->policy,
+                          .flags = FBUS_READER_WAIT,
+                          .producer_timeout_ns = TU_PRODUCER_TIMEOUT};
+    struct move_result res = {0};
+    fbus_reader *r = NULL;
+    uint64_t session = 0;
+    int rc;
+
+    rc = fbus_reader_open(m->c->name, &o, &r);
+    if (rc != 0)
+        CHILD_FAIL(2, "%s reader: open: %s", who, fbus_strerror(rc));
+    for (;;) {
+        fbus_format want;
+        fbus_frame fr;
+        uint64_t g;
+        int intact, fresh;
+
+        rc = fbus_reader_acquire(r, 10 * TU_SEC, &fr);
+        if (rc == FBUS_EREPLACED) {
+            res.replaced++;
+            continue;
+        }
+        if (rc != 0) {
+            res.end = rc;
+            break;
+        }
+        g = (uint64_t)fr.pts;
+        fresh = (fr.flags & FBUS_FRAME_NEW_SESSION) != 0;
+        if (fresh != (fr.session != session))
+            CHILD_FAIL(3, "%s reader: frame %llu: NEW_SESSION %d but session %s", who,
+                       (unsigned long long)g, fresh, fr.session != session ? "new" : "same");
+        if (lossless && g != res.last + 1)
+            CHILD_FAIL(4, "lossless reader: frame %llu after %llu", (unsigned long long)g,
+                       (unsigned long long)res.last);
+        if (g <= res.last)
+            CHILD_FAIL(5, "latest reader: frame %llu after %llu", (unsigned long long)g,
+                       (unsigned long long)res.last);
+        if (lossless && fresh != ((g - 1) % per == 0))
+            CHILD_FAIL(6, "lossless reader: frame %llu %s a new session", (unsigned long long)g,
+                       fresh ? "starts" : "does not start");
+        move_format(g, per, &want);
+        if (memcmp(&fr.format, &want, sizeof(want)) != 0)
+            CHILD_FAIL(7, "%s reader: frame %llu is %ux%u", who, (unsigned long long)g,
+                       fr.format.width, fr.format.height);
+        intact = tu_verify(&fr, g);
+        rc = fbus_reader_release(r, &fr);
+        if (rc != 0 || !intact)
+            CHILD_FAIL(8, "%s reader: frame %llu %s, release %s", who, (unsigned long long)g,
+                       intact ? "intact" : "torn", fbus_strerror(rc));
+        session = fr.session;
+        res.sessions += fresh;
+        res.frames++;
+        res.last = g;
+    }
+    fbus_reader_close(r);
+    return tu_send(m->result_fd, &res, sizeof(res)) ? 9 : 0;
+}
+
+/* A stream whose frames outgrow the slots again and again: every move makes
+ * a new region; readers in other processes follow each one, and the
+ * lossless one still gets every frame exactly once, in order. */
+static void test_stress_format_moves(void **state)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        struct moves mr[2], mw = {.c = c, .t = tu_transports[t]};
+        struct move_result res[2];
+        pid_t readers[2], writer;
+        int fds[2][2];
+
+        for (int k = 0; k < 2; k++) {
+            assert_int_equal(pipe(fds[k]), 0);
+            mr[k] = (struct moves){c, tu_transports[t],
+                                   k ? FBUS_POLICY_LATEST : FBUS_POLICY_LOSSLESS, fds[k][1]};
+            readers[k] = tu_fork(child_moving_reader, &mr[k], 60);
+            assert_true(readers[k] > 0);
+        }
+        writer = tu_fork(child_moving_writer, &mw, 60);
+        assert_true(writer > 0);
+        assert_int_equal(tu_wait(writer, 70000), 0);
+        for (int k = 0; k < 2; k++) {
+            assert_int_equal(tu_wait(readers[k], 30000), 0);
+            assert_int_equal(tu_recv(fds[k][0], &res[k], sizeof(res[k]), 1000), 0);
+            close(fds[k][0]);
+            close(fds[k][1]);
+            print_message("%s %s reader: %llu frames, %llu sessions, %llu EREPLACED\n",
+                          tu_transport_name(tu_transports[t]), k ? "latest" : "lossless",
+                          (unsigned long long)res[k].frames, (unsigned long long)res[k].sessions,
+                          (unsigned long long)res[k].replaced);
+            assert_int_equal(res[k].end, FBUS_EENDED);
+            assert_true(res[k].replaced <= MOVE_STEPS - 1);
+        }
+        assert_int_equal(res[0].frames, MOVE_FRAMES);
+        assert_int_equal(res[0].last, MOVE_FRAMES);
+        assert_int_equal(res[0].sessions, MOVE_STEPS);
+        assert_int_equal(res[0].replaced, MOVE_STEPS - 1);
+        assert_true(res[1].frames >= 1);
+        tu_bus_cleanup(c->name);
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -894,6 +1063,7 @@ int main(void)
         T(test_stats),
         T(test_stress_mixed),
         T(test_stress_latest_only),
+        T(test_stress_format_moves),
     };
 #undef T
 
