@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -20,6 +21,7 @@
 #define CMD                  "cat"
 #define SLICE_NS             250000000LL  /* re-check the stop flag this often */
 #define SECOND_FRAME_WAIT_NS 2000000000LL /* for a rate from pts deltas */
+#define BAD_REGION_GRACE_NS  2000000000LL /* a region being created may look bad */
 #define DEFAULT_RATE_NUM     25
 #define DEFAULT_RATE_DEN     1
 
@@ -305,6 +307,8 @@ static int acquire(struct cat *c, int64_t limit_ns, fbus_frame *f)
 
 static int run(struct cat *c)
 {
+    int64_t bad_since = 0;
+
     for (;;) {
         int64_t limit = c->timeout_ns;
         fbus_frame f;
@@ -316,6 +320,7 @@ static int run(struct cat *c)
             limit = SECOND_FRAME_WAIT_NS;
         rc = acquire(c, limit, &f);
         if (rc == 0) {
+            bad_since = 0;
             rc = take(c, &f);
             if (rc == -2)
                 return 0; /* stdout closed: done */
@@ -347,6 +352,16 @@ static int run(struct cat *c)
         case FBUS_EPRODUCERGONE:
         case FBUS_EREPLACED:
             continue; /* the next acquire reattaches */
+        case FBUS_EBADREGION:
+            /* A region a producer is still creating looks bad for a moment,
+             * longer on a loaded machine: believe it only if it lasts. */
+            if (bad_since == 0)
+                bad_since = fbus_now_ns();
+            if (fbus_now_ns() - bad_since < BAD_REGION_GRACE_NS) {
+                nanosleep(&(struct timespec){0, 20000000}, NULL);
+                continue;
+            }
+            break;
         default:
             break;
         }

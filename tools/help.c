@@ -62,17 +62,19 @@ static const struct help helps[] = {
              "  framebus stat cam\n"
              "  framebus stat cam --watch\n"},
     {"rm", "usage: framebus rm NAME... [--force] [--transport posix|sysv]\n"
-           "       framebus rm --stale\n"
+           "       framebus rm --stale [PATTERN...]\n"
            "\n"
            "Remove a bus's name. Readers attached keep their frames until they\n"
            "let go. A bus whose producer is alive is refused unless --force.\n"
            "\n"
            "  --force, -f  remove it even if its producer is alive\n"
-           "  --stale      remove every bus whose producer died or ended\n"
+           "  --stale      remove every bus whose producer died or ended (only\n"
+           "               those matching the shell PATTERNs, if given)\n"
            "\n"
            "examples:\n"
            "  framebus rm cam\n"
-           "  framebus rm --stale\n"},
+           "  framebus rm --stale\n"
+           "  framebus rm --stale 'cam*'\n"},
     {"cat", "usage: framebus cat NAME [--y4m | --raw] [--frames N] [--latest]\n"
             "                    [--timeout S] [--follow] [--transport posix|sysv]\n"
             "\n"

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * framebus rm: remove a bus's name, refusing one whose producer is alive
- * unless forced, or remove every bus whose producer is gone (--stale).
+ * unless forced, or remove every bus whose producer is gone (--stale,
+ * optionally only those whose names match shell patterns).
  * Readers already attached keep their mapping until they let go.
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -44,7 +46,19 @@ static int remove_one(const char *name, fbus_transport t, int force, fbus_stats 
     return 0;
 }
 
-static int remove_stale(fbus_stats *st)
+/* Whether name matches one of the patterns (all names if there are none). */
+static int wanted(const char *name, char **patterns, int n)
+{
+    if (n == 0)
+        return 1;
+    for (int i = 0; i < n; i++) {
+        if (fnmatch(patterns[i], name, 0) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int remove_stale(fbus_stats *st, char **patterns, int npatterns)
 {
     tool_bus *buses = NULL;
     size_t n = 0;
@@ -55,6 +69,8 @@ static int remove_stale(fbus_stats *st)
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
+        if (!wanted(buses[i].name, patterns, npatterns))
+            continue;
         rc = fbus_stat(buses[i].name, buses[i].transport, st);
         if (rc < 0 || st->state == FBUS_STATE_LIVE)
             continue;
@@ -108,13 +124,11 @@ int cmd_rm(int argc, char **argv)
             return tool_bad_option(CMD, argv, opt);
         }
     }
-    if (stale && optind < argc)
-        return tool_usage_error(CMD, "--stale takes no bus name");
     if (!stale && optind >= argc)
         return tool_usage_error(CMD, "which bus? (framebus rm NAME, or rm --stale)");
     if (stale && force)
         return tool_usage_error(CMD, "--stale and --force exclude each other");
-    for (int i = optind; i < argc; i++) {
+    for (int i = optind; !stale && i < argc; i++) {
         if (fbus_name_check(argv[i]) < 0) {
             tool_error(CMD, "bus \"%s\": %s", argv[i], tool_bus_strerror(FBUS_EBADNAME));
             return TOOL_EXIT_ERROR;
@@ -126,7 +140,7 @@ int cmd_rm(int argc, char **argv)
         return TOOL_EXIT_ERROR;
     }
     if (stale) {
-        rc = remove_stale(st);
+        rc = remove_stale(st, argv + optind, argc - optind);
     } else {
         rc = 0;
         for (int i = optind; i < argc; i++) {

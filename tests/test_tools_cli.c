@@ -1,0 +1,739 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The framebus command against buses this test makes with the library:
+ * list and stat show what the test's writers and readers really did; rm
+ * refuses live producers and --stale removes dead ones; cat derives the
+ * y4m rate from timestamps and refuses what y4m cannot carry; and every bad
+ * input or option gets its exact one-line message and exit status.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "test_tools_util.h"
+#include "testutil.h"
+
+#define RUN_MS 20000
+
+static fbus_writer *open_writer(const char *name, fbus_transport t, const char *pix_fmt, uint32_t w,
+                                uint32_t h, uint32_t slots, fbus_format *fmt)
+{
+    fbus_writer_opts o = {0};
+    fbus_writer *wr = NULL;
+
+    assert_int_equal(fbus_format_init(fmt, pix_fmt, w, h, 0), 0);
+    o.transport = t;
+    o.slots = slots;
+    o.format = fmt;
+    assert_int_equal(fbus_writer_open(name, &o, &wr), 0);
+    return wr;
+}
+
+/* Run cmd and check its exit status and exact stderr. */
+static void expect(int status, const char *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void expect(int status, const char *err, const char *fmt, ...)
+{
+    char cmd[2048];
+    tt_result r;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    tt_run(&r, RUN_MS, "%s", cmd);
+    if (strcmp(r.err, err) != 0 || r.status != status)
+        fprintf(stderr, "command: %s\n", cmd);
+    assert_string_equal(r.err, err);
+    assert_int_equal(r.status, status);
+    tt_free(&r);
+}
+
+/* strstr, saying what was missing from what on failure. */
+#define assert_contains(hay, needle) assert_contains_(hay, needle, __FILE__, __LINE__)
+
+static void assert_contains_(const char *hay, const char *needle, const char *file, int line)
+{
+    if (strstr(hay, needle))
+        return;
+    fprintf(stderr, "%s:%d: missing\n%s\nin\n%s\n", file, line, needle, hay);
+    fail();
+}
+
+static int bus_exists(const char *name, fbus_transport t)
+{
+    fbus_stats st;
+    return fbus_stat(name, t, &st) == 0;
+}
+
+/* ------------------------------------------------------------ list, stat */
+
+static void test_list_stat_live(void **state)
+{
+    char a[FBUS_NAME_MAX + 1], b[FBUS_NAME_MAX + 1], want[512], planes[256];
+    fbus_reader_opts ro = {0};
+    fbus_format fa, fb;
+    fbus_writer *wa, *wb;
+    fbus_reader *r = NULL;
+    fbus_frame f;
+    tt_result res;
+    size_t n = 0;
+
+    (void)state;
+    tt_bus_name(a, sizeof(a), "ttlist");
+    tt_bus_name(b, sizeof(b), "ttlist");
+    wa = open_writer(a, FBUS_TRANSPORT_POSIX, "yuv420p", 64, 48, 4, &fa);
+    wb = open_writer(b, FBUS_TRANSPORT_SYSV, "gray", 32, 16, 2, &fb);
+    ro.policy = FBUS_POLICY_LOSSLESS;
+    assert_int_equal(fbus_reader_open(a, &ro, &r), 0);
+    /* Three frames on a, of which the reader takes two; one on b. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tu_publish(wa, &fa, TU_SEC, NULL), 0);
+    assert_int_equal(tu_publish(wb, &fb, TU_SEC, NULL), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(fbus_reader_acquire(r, TU_SEC, &f), 0);
+        assert_true(tu_verify(&f, (uint64_t)i + 1));
+        assert_int_equal(fbus_reader_release(r, &f), 0);
+    }
+
+    tt_run(&res, RUN_MS, "\"$FB\" list --json");
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.err, "");
+    snprintf(want, sizeof(want),
+             "{\"name\": \"%s\", \"transport\": \"posix\", \"state\": \"live\", "
+             "\"producer_pid\": %d, \"width\": 64, \"height\": 48, \"pix_fmt\": \"yuv420p\", "
+             "\"slots\": 4, \"readers\": 1, \"frames\": 3, \"fps\": ",
+             a, (int)getpid());
+    assert_contains(res.out, want);
+    snprintf(want, sizeof(want),
+             "{\"name\": \"%s\", \"transport\": \"sysv\", \"state\": \"live\", "
+             "\"producer_pid\": %d, \"width\": 32, \"height\": 16, \"pix_fmt\": \"gray\", "
+             "\"slots\": 2, \"readers\": 0, \"frames\": 1, \"fps\": ",
+             b, (int)getpid());
+    assert_contains(res.out, want);
+    assert_int_equal(res.out[0], '[');
+    tt_free(&res);
+
+    /* The table: one line per bus with the same facts. */
+    tt_run(&res, RUN_MS, "\"$FB\" list | awk '$1 == \"%s\" || $1 == \"%s\" {$NF=\"\"; print}'", a,
+           b);
+    assert_int_equal(res.status, 0);
+    snprintf(want, sizeof(want), "%s posix live 64x48 yuv420p 4 1 \n%s sysv live 32x16 gray 2 0 \n",
+             a, b);
+    assert_string_equal(res.out, want);
+    tt_free(&res);
+
+    /* Only one transport. */
+    tt_run(&res, RUN_MS, "\"$FB\" --transport sysv list | awk '{print $1}' | grep -c ttlist-%d",
+           (int)getpid());
+    assert_string_equal(res.out, "1\n");
+    tt_free(&res);
+
+    /* stat: the plane table the writer used, and the reader's counters. */
+    tt_run(&res, RUN_MS, "\"$FB\" stat %s --json", a);
+    assert_int_equal(res.status, 0);
+    for (uint32_t i = 0; i < fa.nb_planes; i++) {
+        n += (size_t)snprintf(planes + n, sizeof(planes) - n,
+                              "%s{\"offset\": %llu, \"stride\": %u, \"row_bytes\": %u, "
+                              "\"rows\": %u}",
+                              i ? ", " : "", (unsigned long long)fa.planes[i].offset,
+                              fa.planes[i].stride, fa.planes[i].row_bytes, fa.planes[i].rows);
+    }
+    snprintf(want, sizeof(want),
+             "\"format\": {\"width\": 64, \"height\": 48, \"pix_fmt\": \"yuv420p\", "
+             "\"planes\": [%s]},",
+             planes);
+    assert_contains(res.out, want);
+    snprintf(want, sizeof(want), "\"producer_pid\": %d,", (int)getpid());
+    assert_contains(res.out, want);
+    assert_contains(res.out, "\"state\": \"live\",");
+    assert_contains(res.out, "\"slots\": 4,");
+    assert_contains(res.out, "\"frames\": 3,");
+    snprintf(want, sizeof(want),
+             "{\"pid\": %d, \"policy\": \"lossless\", \"frames\": 2, \"lag\": 1, "
+             "\"overruns\": 0, \"drops\": 0, ",
+             (int)getpid());
+    assert_contains(res.out, want);
+    tt_free(&res);
+
+    tt_run(&res, RUN_MS, "\"$FB\" stat %s", a);
+    assert_int_equal(res.status, 0);
+    snprintf(want, sizeof(want), "bus        %s (posix)\nstate      live\nproducer   pid %d, ", a,
+             (int)getpid());
+    assert_memory_equal(res.out, want, strlen(want));
+    assert_contains(res.out, "\nformat     64x48 yuv420p\n");
+    assert_contains(res.out, "\nframes     3 published, ");
+    assert_contains(res.out, "\nslots      4 x ");
+    assert_contains(res.out, "\nreaders    1\n");
+    snprintf(want, sizeof(want), "\n  %-8d lossless           2      1         0        0  ",
+             (int)getpid());
+    assert_contains(res.out, want);
+    tt_free(&res);
+
+    /* A sysv bus is found without saying --transport. */
+    tt_run(&res, RUN_MS, "\"$FB\" stat %s | head -2", b);
+    snprintf(want, sizeof(want), "bus        %s (sysv)\nstate      live\n", b);
+    assert_string_equal(res.out, want);
+    tt_free(&res);
+
+    fbus_reader_close(r);
+    fbus_writer_close(wa);
+    fbus_writer_close(wb);
+}
+
+static void test_stat_watch(void **state)
+{
+    char a[FBUS_NAME_MAX + 1], want[128];
+    fbus_format fa;
+    fbus_writer *wa;
+    tt_result res;
+    char *out, *p;
+    int clears = 0;
+
+    (void)state;
+    tt_bus_name(a, sizeof(a), "ttwatch");
+    wa = open_writer(a, FBUS_TRANSPORT_POSIX, "gray", 16, 16, 3, &fa);
+    tt_run(&res, RUN_MS,
+           "\"$FB\" stat %s --watch > watch.txt & p=$!; sleep 1.5; kill -INT $p; wait $p; "
+           "echo rc=$?",
+           a);
+    assert_string_equal(res.out, "rc=0\n");
+    assert_string_equal(res.err, "");
+    tt_free(&res);
+    out = tt_read("watch.txt", NULL);
+    assert_non_null(out);
+    /* Redrawn in place (home + clear) at least twice, every time the bus. */
+    for (p = out; (p = strstr(p, "\033[H\033[2J")) != NULL; p++)
+        clears++;
+    assert_true(clears >= 2);
+    snprintf(want, sizeof(want), "\033[H\033[2Jbus        %s (posix)\n", a);
+    assert_memory_equal(out, want, strlen(want));
+    free(out);
+    fbus_writer_close(wa);
+}
+
+/* ------------------------------------------------------------------- rm */
+
+static int die_with_bus(void *arg)
+{
+    const char *name = arg;
+    fbus_writer_opts o = {0};
+    fbus_writer *w;
+    fbus_format f;
+
+    if (fbus_format_init(&f, "gray", 8, 8, 0) < 0 || fbus_writer_open(name, &o, &w) < 0)
+        return 1;
+    if (tu_publish(w, &f, TU_SEC, NULL) < 0)
+        return 2;
+    return 0; /* exits without closing: the bus is left behind, dead */
+}
+
+static void test_rm_rules(void **state)
+{
+    char live[FBUS_NAME_MAX + 1], dead[FBUS_NAME_MAX + 1], want[256];
+    fbus_format f;
+    fbus_writer *w;
+    tt_result res;
+    pid_t child;
+
+    (void)state;
+    tt_bus_name(live, sizeof(live), "ttrm");
+    tt_bus_name(dead, sizeof(dead), "ttrm");
+    w = open_writer(live, FBUS_TRANSPORT_POSIX, "gray", 8, 8, 2, &f);
+    child = tu_fork(die_with_bus, dead, 10);
+    assert_int_equal(tu_wait(child, 10000), 0);
+    assert_true(bus_exists(dead, FBUS_TRANSPORT_POSIX));
+    /* The library looks at the pid once the heartbeat is a little old:
+     * wait until it calls the producer dead. */
+    for (int i = 0; i < 100; i++) {
+        fbus_stats st;
+        if (fbus_stat(dead, FBUS_TRANSPORT_POSIX, &st) == 0 && st.state == FBUS_STATE_DEAD)
+            break;
+        tu_sleep_ms(50);
+    }
+
+    tt_run(&res, RUN_MS, "\"$FB\" list --json");
+    snprintf(want, sizeof(want), "{\"name\": \"%s\", \"transport\": \"posix\", \"state\": \"dead\"",
+             dead);
+    assert_contains(res.out, want);
+    tt_free(&res);
+
+    /* A live producer is refused, and its bus stays. */
+    snprintf(want, sizeof(want),
+             "framebus: rm: bus \"%s\" has a live producer (pid %d); use --force to remove it\n",
+             live, (int)getpid());
+    expect(1, want, "\"$FB\" rm %s", live);
+    assert_true(bus_exists(live, FBUS_TRANSPORT_POSIX));
+
+    /* --stale removes the dead bus only (the pattern keeps this test away
+     * from other tests' buses). */
+    tt_run(&res, RUN_MS, "\"$FB\" rm --stale 'ttrm-%d-*'", (int)getpid());
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.err, "");
+    snprintf(want, sizeof(want), "removed %s (posix, dead)\n", dead);
+    assert_string_equal(res.out, want);
+    tt_free(&res);
+    assert_false(bus_exists(dead, FBUS_TRANSPORT_POSIX));
+    assert_true(bus_exists(live, FBUS_TRANSPORT_POSIX));
+
+    /* --force removes a live one; then it is gone. */
+    expect(0, "", "\"$FB\" rm --force %s", live);
+    assert_false(bus_exists(live, FBUS_TRANSPORT_POSIX));
+    snprintf(want, sizeof(want), "framebus: rm: bus \"%s\": no such bus (is a producer running?)\n",
+             live);
+    expect(1, want, "\"$FB\" rm %s", live);
+
+    fbus_writer_close(w);
+}
+
+/* --------------------------------------------------------------- errors */
+
+static void test_unknown_bus(void **state)
+{
+    char name[FBUS_NAME_MAX + 1], want[256];
+
+    (void)state;
+    tt_bus_name(name, sizeof(name), "ttnone");
+    snprintf(want, sizeof(want),
+             "framebus: stat: bus \"%s\": no such bus (is a producer running?)\n", name);
+    expect(1, want, "\"$FB\" stat %s", name);
+    snprintf(want, sizeof(want), "framebus: rm: bus \"%s\": no such bus (is a producer running?)\n",
+             name);
+    expect(1, want, "\"$FB\" rm %s", name);
+    snprintf(want, sizeof(want),
+             "framebus: cat: bus \"%s\": no such bus (is a producer running?)\n", name);
+    expect(1, want, "\"$FB\" cat %s --timeout 0.3 > /dev/null", name);
+    expect(1,
+           "framebus: stat: bus \"bad/name\": invalid bus name (use 1 to 64 of A-Z a-z 0-9 . _ "
+           "-)\n",
+           "\"$FB\" stat bad/name");
+    expect(1,
+           "framebus: cat: bus \"bad name\": invalid bus name (use 1 to 64 of A-Z a-z 0-9 . _ "
+           "-)\n",
+           "\"$FB\" cat 'bad name' > /dev/null");
+}
+
+static void test_put_errors(void **state)
+{
+    static const struct {
+        const char *input; /* bash producing stdin */
+        const char *args;
+        const char *err; /* after "framebus: put: " */
+    } cases[] = {
+        {"true", "--y4m", "no input (expected a y4m stream on stdin)"},
+        {"printf 'YUV4MPEG2 W64 H48'", "--y4m",
+         "truncated y4m header (input ended before its end of line)"},
+        {"printf 'P5 64 48\\n'", "--y4m",
+         "bad y4m header: not a y4m stream (it does not start with \"YUV4MPEG2\")"},
+        {"printf 'YUV4MPEG2 W64 H48 Ix\\n'", "--y4m",
+         "bad y4m header: bad interlacing \"Ix\" (expected Ip, It, Ib or I?)"},
+        {"printf 'YUV4MPEG2 W64 H48 C420foo\\n'", "--y4m",
+         "bad y4m header: unknown colour format \"C420foo\""},
+        {"printf 'YUV4MPEG2 H48 F25:1\\n'", "--y4m", "bad y4m header: header has no width (W tag)"},
+        {"printf 'YUV4MPEG2 W64 H48 X%0300d\\n' 0", "--y4m",
+         "bad y4m header: longer than 255 bytes"},
+        {"printf 'YUV4MPEG2 W64 H48\\nFRAMX\\n'", "--y4m",
+         "frame 1: bad frame header \"FRAMX\" (expected FRAME)"},
+        {"printf 'YUV4MPEG2 W64 H48\\nFRA'", "--y4m", "frame 1: truncated frame header"},
+        {"{ printf 'YUV4MPEG2 W64 H48 F25:1\\nFRAME\\n'; head -c 100 /dev/zero; }", "--y4m",
+         "frame 1 is truncated: got 100 of 4608 bytes"},
+        {"{ printf 'YUV4MPEG2 W64 H48\\nFRAME\\n'; head -c 4608 /dev/zero; echo garbage; }",
+         "--y4m", "frame 2: bad frame header \"garbage\" (expected FRAME)"},
+        {"head -c 3000 /dev/zero", "--size 64x48 --pix-fmt gray",
+         "frame 1 is truncated: got 3000 of 3072 bytes (do --size and --pix-fmt match the "
+         "input?)"},
+        {"head -c 7000 /dev/zero", "--size 64x48 --pix-fmt gray --fps 30",
+         "frame 3 is truncated: got 856 of 3072 bytes (do --size and --pix-fmt match the "
+         "input?)"},
+        {"head -c 7000 /dev/zero", "--size 64x48 --pix-fmt foo", "unknown pixel format \"foo\""},
+        {"head -c 7000 /dev/zero", "--size 8x8 --pix-fmt pal8",
+         "pixel format \"pal8\" is not supported (paletted)"},
+        {"printf 'YUV4MPEG2 W64 H48\\n'", "--y4m --size 32x32",
+         "input is 64x48 yuv420p but the options say 32x32 yuv420p"},
+        {"printf 'YUV4MPEG2 W64 H48 Cmono\\n'", "--y4m --pix-fmt yuv420p",
+         "input is 64x48 gray but the options say 64x48 yuv420p"},
+    };
+    char name[FBUS_NAME_MAX + 1], want[512];
+
+    (void)state;
+    tt_bus_name(name, sizeof(name), "ttput");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(want, sizeof(want), "framebus: put: %s\n", cases[i].err);
+        expect(1, want, "%s | \"$FB\" put %s %s", cases[i].input, name, cases[i].args);
+        /* A put that failed leaves no bus behind. */
+        assert_false(bus_exists(name, FBUS_TRANSPORT_POSIX));
+    }
+
+    /* A name a live producer holds. */
+    {
+        fbus_format f;
+        fbus_writer *w = open_writer(name, FBUS_TRANSPORT_POSIX, "gray", 8, 8, 2, &f);
+
+        snprintf(want, sizeof(want), "framebus: put: bus \"%s\" is in use by a live producer\n",
+                 name);
+        expect(1, want, "printf 'YUV4MPEG2 W8 H8 Cmono\\n' | \"$FB\" put %s --y4m", name);
+        fbus_writer_close(w);
+    }
+}
+
+static void test_usage_errors(void **state)
+{
+    static const struct {
+        const char *args;
+        const char *err;
+    } cases[] = {
+        {"", "framebus: which command? (see 'framebus help')"},
+        {"frob", "framebus: no such command \"frob\" (see 'framebus help')"},
+        {"help frob", "framebus: no such command \"frob\" (see 'framebus help')"},
+        {"--bogus list", "framebus: unknown option \"--bogus\" (see 'framebus help')"},
+        {"--transport foo list",
+         "framebus: unknown transport \"foo\" (posix or sysv) (see 'framebus help')"},
+        {"list --bogus", "framebus: list: unknown option \"--bogus\" (see 'framebus help list')"},
+        {"list extra", "framebus: list: unexpected argument \"extra\" (see 'framebus help list')"},
+        {"stat", "framebus: stat: which bus? (framebus stat NAME) (see 'framebus help stat')"},
+        {"stat a b", "framebus: stat: unexpected argument \"b\" (see 'framebus help stat')"},
+        {"rm", "framebus: rm: which bus? (framebus rm NAME, or rm --stale) (see 'framebus help "
+               "rm')"},
+        {"rm --stale --force",
+         "framebus: rm: --stale and --force exclude each other (see 'framebus help rm')"},
+        {"cat", "framebus: cat: which bus? (framebus cat NAME) (see 'framebus help cat')"},
+        {"cat x --frames 0",
+         "framebus: cat: --frames wants a positive count, not \"0\" (see 'framebus help cat')"},
+        {"cat x --timeout soon",
+         "framebus: cat: --timeout wants seconds, not \"soon\" (see 'framebus help cat')"},
+        {"cat x --timeout",
+         "framebus: cat: option \"--timeout\" needs a value (see 'framebus help cat')"},
+        {"cat x --y4m --raw",
+         "framebus: cat: --y4m and --raw exclude each other (see 'framebus help cat')"},
+        {"cat x -q", "framebus: cat: unknown option \"-q\" (see 'framebus help cat')"},
+        {"cat x --transport shm",
+         "framebus: cat: unknown transport \"shm\" (posix or sysv) (see 'framebus help cat')"},
+        {"put x", "framebus: put: raw input needs --size and --pix-fmt (or use --y4m) (see "
+                  "'framebus help put')"},
+        {"put x --size 64x48",
+         "framebus: put: raw input needs both --size and --pix-fmt (see 'framebus help put')"},
+        {"put x --size 12 --y4m", "framebus: put: --size wants WIDTHxHEIGHT (1 to 32768), not "
+                                  "\"12\" (see 'framebus help put')"},
+        {"put x --size 0x10 --y4m", "framebus: put: --size wants WIDTHxHEIGHT (1 to 32768), not "
+                                    "\"0x10\" (see 'framebus help put')"},
+        {"put x --slots 1 --y4m",
+         "framebus: put: --slots wants 2 to 64, not \"1\" (see 'framebus help put')"},
+        {"put x --fps abc --y4m", "framebus: put: --fps wants a rate like 30 or 30000/1001, not "
+                                  "\"abc\" (see 'framebus help put')"},
+        {"put x --wait-readers many --y4m",
+         "framebus: put: --wait-readers wants 0 to 64, not \"many\" (see 'framebus help put')"},
+    };
+    char want[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(want, sizeof(want), "%s\n", cases[i].err);
+        expect(2, want, "\"$FB\" %s < /dev/null > /dev/null", cases[i].args);
+    }
+}
+
+static void test_help_version(void **state)
+{
+    static const char *const cmds[] = {"list", "stat", "rm", "cat", "put"};
+    tt_result res, res2;
+
+    (void)state;
+    tt_run(&res, RUN_MS, "\"$FB\" --version");
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.out, "framebus 0.1.0 (bus layout 0.1)\n");
+    tt_free(&res);
+
+    tt_run(&res, RUN_MS, "\"$FB\" --help");
+    assert_int_equal(res.status, 0);
+    assert_memory_equal(res.out, "usage: framebus ", 16);
+    assert_contains(res.out, "\nexamples:\n");
+    tt_free(&res);
+
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        char want[64];
+
+        tt_run(&res, RUN_MS, "\"$FB\" help %s", cmds[i]);
+        tt_run(&res2, RUN_MS, "\"$FB\" %s --help", cmds[i]);
+        assert_int_equal(res.status, 0);
+        assert_int_equal(res2.status, 0);
+        snprintf(want, sizeof(want), "usage: framebus %s", cmds[i]);
+        assert_memory_equal(res.out, want, strlen(want));
+        assert_contains(res.out, "\nexamples:\n");
+        assert_string_equal(res.out, res2.out);
+        tt_free(&res);
+        tt_free(&res2);
+    }
+}
+
+/* ------------------------------------------------------------------- cat */
+
+struct writer_job {
+    char name[FBUS_NAME_MAX + 1];
+    const char *pix_fmt[2]; /* formats of the frames, in turn */
+    uint32_t w[2], h[2];
+    int frames;
+    int32_t tb_num, tb_den;
+    int64_t pts_step; /* 0: pts unknown */
+};
+
+/* A producer that waits for one reader, publishes its frames and ends. */
+static int run_writer(void *arg)
+{
+    const struct writer_job *j = arg;
+    fbus_writer_opts o = {0};
+    fbus_format f[2];
+    fbus_writer *w;
+
+    for (int i = 0; i < 2; i++) {
+        if (fbus_format_init(&f[i], j->pix_fmt[i], j->w[i], j->h[i], 0) < 0)
+            return 1;
+    }
+    o.format = &f[0];
+    if (fbus_writer_open(j->name, &o, &w) < 0)
+        return 2;
+    if (fbus_writer_wait_readers(w, 1, 10 * TU_SEC) < 0)
+        return 3;
+    for (int i = 0; i < j->frames; i++) {
+        fbus_meta m = {INT64_MIN, 0, 0, 0, 0};
+        fbus_slot s;
+
+        if (j->pts_step) {
+            m.pts = 1000 + i * j->pts_step;
+            m.tb_num = j->tb_num;
+            m.tb_den = j->tb_den;
+        }
+        if (fbus_writer_acquire(w, &f[i > 0], 5 * TU_SEC, &s) < 0)
+            return 4;
+        tu_fill(&s, s.seq);
+        if (fbus_writer_publish(w, &s, &m) < 0)
+            return 5;
+    }
+    fbus_writer_close(w);
+    return 0;
+}
+
+/* Check that y4m text holds `frames` frames of fmt with tu_fill's pattern
+ * for seq 1, 2, ... after a header line equal to header. */
+static void check_y4m(const char *y4m, size_t len, const char *header, const fbus_format *fmt,
+                      int frames)
+{
+    size_t hl = strlen(header), pos = hl, pic = 0;
+    fbus_format packed = *fmt;
+
+    assert_true(len >= hl);
+    assert_memory_equal(y4m, header, hl);
+    for (uint32_t i = 0; i < fmt->nb_planes; i++) {
+        packed.planes[i].offset = pic;
+        packed.planes[i].stride = fmt->planes[i].row_bytes;
+        pic += (size_t)fmt->planes[i].row_bytes * fmt->planes[i].rows;
+    }
+    assert_int_equal(len, hl + (size_t)frames * (6 + pic));
+    for (int k = 0; k < frames; k++) {
+        const uint8_t *data[FBUS_MAX_PLANES];
+
+        assert_memory_equal(y4m + pos, "FRAME\n", 6);
+        pos += 6;
+        for (uint32_t i = 0; i < fmt->nb_planes; i++)
+            data[i] = (const uint8_t *)y4m + pos + packed.planes[i].offset;
+        assert_true(tu_checksum(data, &packed) == tu_pattern_checksum(fmt, (uint64_t)k + 1));
+        pos += pic;
+    }
+}
+
+static void test_cat_rate(void **state)
+{
+    static const struct {
+        int32_t tb_num, tb_den;
+        int64_t step;
+        const char *rate;
+    } cases[] = {
+        {1, 90000, 3000, "F30:1"},       /* clock ticks: rate from pts steps */
+        {1, 1000, 40, "F25:1"},          /* milliseconds */
+        {1001, 30000, 1, "F30000:1001"}, /* a frame-counting time base */
+        {1, 90000, 3003, "F30000:1001"}, /* NTSC in ticks */
+        {0, 0, 0, "F25:1"},              /* unknown: ffmpeg's default */
+    };
+    fbus_format f;
+
+    (void)state;
+    assert_int_equal(fbus_format_init(&f, "gray", 16, 8, 0), 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct writer_job j = {.pix_fmt = {"gray", "gray"}, .w = {16, 16}, .h = {8, 8}};
+        char header[128], *y4m;
+        tt_result res;
+        size_t len;
+        pid_t child;
+
+        tt_bus_name(j.name, sizeof(j.name), "ttrate");
+        j.frames = 3;
+        j.tb_num = cases[i].tb_num;
+        j.tb_den = cases[i].tb_den;
+        j.pts_step = cases[i].step;
+        child = tu_fork(run_writer, &j, 20);
+        tt_run(&res, RUN_MS, "\"$FB\" cat %s --y4m --timeout 10 > rate.y4m", j.name);
+        assert_int_equal(res.status, 0);
+        assert_string_equal(res.err, "");
+        tt_free(&res);
+        assert_int_equal(tu_wait(child, 10000), 0);
+        y4m = tt_read("rate.y4m", &len);
+        assert_non_null(y4m);
+        snprintf(header, sizeof(header), "YUV4MPEG2 W16 H8 %s Ip A1:1 Cmono\n", cases[i].rate);
+        check_y4m(y4m, len, header, &f, 3);
+        free(y4m);
+    }
+}
+
+static void test_cat_format_change(void **state)
+{
+    struct writer_job j = {.pix_fmt = {"yuv420p", "yuv420p"}, .w = {64, 32}, .h = {48, 32}};
+    char want[512], *out;
+    tt_result res;
+    size_t len;
+    pid_t child;
+
+    (void)state;
+    j.frames = 2;
+    j.tb_num = 1;
+    j.tb_den = 25;
+    j.pts_step = 1;
+
+    /* y4m cannot change size: cat stops after the first frame. */
+    tt_bus_name(j.name, sizeof(j.name), "ttchange");
+    child = tu_fork(run_writer, &j, 20);
+    tt_run(&res, RUN_MS, "\"$FB\" cat %s --y4m --timeout 10 > change.y4m", j.name);
+    snprintf(want, sizeof(want),
+             "framebus: cat: bus \"%s\": format changed from 64x48 yuv420p to 32x32 yuv420p; "
+             "a y4m stream cannot change (use --raw)\n",
+             j.name);
+    assert_string_equal(res.err, want);
+    assert_int_equal(res.status, 1);
+    tt_free(&res);
+    assert_int_equal(tu_wait(child, 10000), 0);
+    out = tt_read("change.y4m", &len);
+    {
+        fbus_format f;
+        assert_int_equal(fbus_format_init(&f, "yuv420p", 64, 48, 0), 0);
+        check_y4m(out, len, "YUV4MPEG2 W64 H48 F25:1 Ip A1:1 C420jpeg XYSCSS=420JPEG\n", &f, 1);
+    }
+    free(out);
+
+    /* Raw output goes on, and says the new options. */
+    tt_bus_name(j.name, sizeof(j.name), "ttchange");
+    child = tu_fork(run_writer, &j, 20);
+    tt_run(&res, RUN_MS, "\"$FB\" cat %s --raw --timeout 10 | wc -c", j.name);
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.out, "6144\n"); /* 64x48 and 32x32 yuv420p */
+    assert_string_equal(res.err,
+                        "framebus: cat: ffmpeg reads this with: -f rawvideo -pix_fmt yuv420p -s "
+                        "64x48 -r 25\n"
+                        "framebus: cat: ffmpeg reads this with: -f rawvideo -pix_fmt yuv420p -s "
+                        "32x32 -r 25\n");
+    tt_free(&res);
+    assert_int_equal(tu_wait(child, 10000), 0);
+}
+
+static void test_cat_not_y4m(void **state)
+{
+    struct writer_job j = {.pix_fmt = {"nv12", "nv12"}, .w = {64, 64}, .h = {48, 48}};
+    char want[256];
+    pid_t child;
+
+    (void)state;
+    j.frames = 1;
+    tt_bus_name(j.name, sizeof(j.name), "ttnv12");
+    child = tu_fork(run_writer, &j, 20);
+    snprintf(want, sizeof(want),
+             "framebus: cat: bus \"%s\": pixel format \"nv12\" cannot be carried in y4m (use "
+             "--raw)\n",
+             j.name);
+    expect(1, want, "\"$FB\" cat %s --y4m --timeout 10 > /dev/null", j.name);
+    tu_wait(child, 10000);
+}
+
+static void test_cat_frames_latest(void **state)
+{
+    struct writer_job j = {.pix_fmt = {"gray", "gray"}, .w = {32, 32}, .h = {8, 8}};
+    fbus_format f;
+    tt_result res;
+    pid_t child;
+    char *out;
+    size_t len;
+
+    (void)state;
+    assert_int_equal(fbus_format_init(&f, "gray", 32, 8, 0), 0);
+    j.frames = 5;
+    j.tb_num = 1;
+    j.tb_den = 10;
+    j.pts_step = 1;
+    tt_bus_name(j.name, sizeof(j.name), "ttframes");
+    child = tu_fork(run_writer, &j, 20);
+    /* Lossless with --frames 2: exactly the first two frames. */
+    tt_run(&res, RUN_MS, "\"$FB\" cat %s --y4m --frames 2 --timeout 10 > two.y4m", j.name);
+    assert_int_equal(res.status, 0);
+    tt_free(&res);
+    tu_wait(child, 10000);
+    out = tt_read("two.y4m", &len);
+    check_y4m(out, len, "YUV4MPEG2 W32 H8 F10:1 Ip A1:1 Cmono\n", &f, 2);
+    free(out);
+
+    /* --latest takes whole frames too. */
+    j.frames = 1;
+    tt_bus_name(j.name, sizeof(j.name), "ttframes");
+    child = tu_fork(run_writer, &j, 20);
+    tt_run(&res, RUN_MS, "\"$FB\" cat %s --y4m --latest --frames 1 --timeout 10 > one.y4m", j.name);
+    assert_int_equal(res.status, 0);
+    tt_free(&res);
+    tu_wait(child, 10000);
+    out = tt_read("one.y4m", &len);
+    check_y4m(out, len, "YUV4MPEG2 W32 H8 F10:1 Ip A1:1 Cmono\n", &f, 1);
+    free(out);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return tt_setup();
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tt_cleanup_buses();
+    tt_teardown();
+    return 0;
+}
+
+/* After each test, pass or fail: its buses go. */
+static int cleanup(void **state)
+{
+    (void)state;
+    tt_cleanup_buses();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_list_stat_live, cleanup),
+        cmocka_unit_test_teardown(test_stat_watch, cleanup),
+        cmocka_unit_test_teardown(test_rm_rules, cleanup),
+        cmocka_unit_test_teardown(test_unknown_bus, cleanup),
+        cmocka_unit_test_teardown(test_put_errors, cleanup),
+        cmocka_unit_test_teardown(test_usage_errors, cleanup),
+        cmocka_unit_test_teardown(test_help_version, cleanup),
+        cmocka_unit_test_teardown(test_cat_rate, cleanup),
+        cmocka_unit_test_teardown(test_cat_format_change, cleanup),
+        cmocka_unit_test_teardown(test_cat_not_y4m, cleanup),
+        cmocka_unit_test_teardown(test_cat_frames_latest, cleanup),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
