@@ -669,6 +669,8 @@ struct stress {
     uint64_t frames;
     int writer_poll; /* the writer acquires with timeout 0 and must not fail */
     fbus_policy policy;
+    int observer; /* reader: FBUS_READER_OBSERVER; opens the gate once attached */
+    int gate_fd;  /* writer: read a byte here first; observer: write it; -1: none */
     int result_fd;
 };
 
@@ -692,6 +694,11 @@ static int child_stress_writer(void *arg)
     rc = fbus_writer_wait_readers(w, s->readers, 20 * TU_SEC);
     if (rc != 0)
         CHILD_FAIL(3, "writer: wait for %d readers: %s", s->readers, fbus_strerror(rc));
+    if (s->gate_fd >= 0) {
+        char byte;
+        if (tu_recv(s->gate_fd, &byte, 1, 20000) != 0)
+            CHILD_FAIL(3, "writer: the observer never attached");
+    }
     for (uint64_t i = 1; i <= s->frames; i++) {
         fbus_slot slot;
 
@@ -724,9 +731,28 @@ static int child_stress_reader(void *arg)
     uint64_t session = 0;
     int rc;
 
+    if (s->observer) {
+        o.flags |= FBUS_READER_OBSERVER;
+        who = "observer";
+    }
     rc = fbus_reader_open(s->c->name, &o, &r);
     if (rc != 0)
         CHILD_FAIL(2, "%s reader: open: %s", who, fbus_strerror(rc));
+    if (s->observer) {
+        /* Observers are not counted by the writer: tell it we are here. */
+        int64_t deadline = tu_now_ns() + 20 * TU_SEC;
+        char byte = 1;
+        fbus_frame fr;
+
+        while (!fbus_reader_attached(r) && tu_now_ns() < deadline) {
+            rc = fbus_reader_acquire(r, 0, &fr);
+            if (rc != -EAGAIN)
+                CHILD_FAIL(2, "observer: attach: %s", fbus_strerror(rc));
+            tu_sleep_ms(2);
+        }
+        if (tu_send(s->gate_fd, &byte, 1) != 0)
+            return 2;
+    }
     for (;;) {
         fbus_frame fr;
         int intact;
@@ -782,18 +808,28 @@ static int child_stress_reader(void *arg)
     return 0;
 }
 
-/* Run 1 writer and the given readers as processes; collect the results. */
-static void run_stress(struct stress *base, const fbus_policy *policies, int n, struct result *res)
+/* Run 1 writer and the given readers as processes; collect the results. The
+ * last `observers` readers are observers. */
+static void run_stress(struct stress *base, const fbus_policy *policies, int n, int observers,
+                       struct result *res)
 {
     pid_t readers[8], writer;
-    int fds[8][2];
+    int fds[8][2], gate[2] = {-1, -1};
     struct stress rs[8], ws = *base;
 
-    ws.readers = n;
+    ws.readers = n - observers;
+    ws.gate_fd = -1;
+    if (observers) {
+        assert_int_equal(observers, 1);
+        assert_int_equal(pipe(gate), 0);
+        ws.gate_fd = gate[0];
+    }
     for (int i = 0; i < n; i++) {
         assert_int_equal(pipe(fds[i]), 0);
         rs[i] = *base;
         rs[i].policy = policies[i];
+        rs[i].observer = i >= n - observers;
+        rs[i].gate_fd = rs[i].observer ? gate[1] : -1;
         rs[i].result_fd = fds[i][1];
         readers[i] = tu_fork(child_stress_reader, &rs[i], 100);
         assert_true(readers[i] > 0);
@@ -810,6 +846,10 @@ static void run_stress(struct stress *base, const fbus_policy *policies, int n, 
         close(fds[i][0]);
         close(fds[i][1]);
     }
+    if (observers) {
+        close(gate[0]);
+        close(gate[1]);
+    }
 }
 
 static void test_stress_mixed(void **state)
@@ -824,7 +864,7 @@ static void test_stress_mixed(void **state)
         struct result res[4];
         int64_t t0 = tu_now_ns();
 
-        run_stress(&s, policies, 4, res);
+        run_stress(&s, policies, 4, 0, res);
         for (int i = 0; i < 4; i++)
             print_message("%s %s reader: %llu frames, last %llu, %llu dropped, %llu overruns, "
                           "%llu torn\n",
@@ -855,7 +895,12 @@ static void test_stress_mixed(void **state)
 
 static void test_stress_latest_only(void **state)
 {
-    static const fbus_policy policies[2] = {FBUS_POLICY_LATEST, FBUS_POLICY_LATEST};
+    static const fbus_policy policies[3] = {FBUS_POLICY_LATEST, FBUS_POLICY_LATEST,
+                                            FBUS_POLICY_LATEST};
+    /* Observers take no pin, so the writer overwrites what they read at
+     * will: the protocol still owes them FBUS_EOVERRUN for every torn frame.
+     * Such reads race by design, which ThreadSanitizer would report. */
+    const int observers = TU_TSAN ? 0 : 1;
     struct ctx *c = *state;
 
     for (int t = 0; t < 2; t++) {
@@ -863,13 +908,14 @@ static void test_stress_latest_only(void **state)
          * wait; readers must learn of every torn frame. */
         struct stress s = {
             .c = c, .t = tu_transports[t], .slots = 2, .frames = STRESS_FRAMES, .writer_poll = 1};
-        struct result res[2];
+        struct result res[3];
 
-        run_stress(&s, policies, 2, res);
-        for (int i = 0; i < 2; i++) {
-            print_message("%s latest reader on 2 slots: %llu frames, %llu overruns (%llu torn)\n",
-                          tu_transport_name(s.t), (unsigned long long)res[i].frames,
-                          (unsigned long long)res[i].overruns, (unsigned long long)res[i].torn);
+        run_stress(&s, policies, 2 + observers, observers, res);
+        for (int i = 0; i < 2 + observers; i++) {
+            print_message("%s %s on 2 slots: %llu frames, %llu overruns (%llu torn)\n",
+                          tu_transport_name(s.t), i < 2 ? "latest reader" : "observer",
+                          (unsigned long long)res[i].frames, (unsigned long long)res[i].overruns,
+                          (unsigned long long)res[i].torn);
             assert_int_equal(res[i].end, FBUS_EENDED);
             assert_true(res[i].torn <= res[i].overruns);
             assert_true(res[i].frames >= 1);
