@@ -34,6 +34,9 @@ struct fbus__transport {
      * With temp, it gets a private temporary name for rename() to publish. */
     int (*create)(const char *name, int temp, uint64_t size, uint32_t mode,
                   struct fbus__mapping *m);
+    /* Give a temp object the bus name if no one holds it: 0 or -EEXIST. A
+     * region is thus never visible under its name before it is complete. */
+    int (*link)(const char *name, struct fbus__mapping *m);
     /* Atomically give a temp object the bus name, replacing what held it. */
     int (*rename)(const char *name, struct fbus__mapping *m);
     /* Remove the object behind m, whatever its name now, and unmap it. */
@@ -88,6 +91,8 @@ int fbus__region_create(const char *name, fbus_transport t, int temp, uint32_t s
 int fbus__region_attach(const char *name, fbus_transport t, int want_write,
                         struct fbus__region *rg);
 void fbus__region_detach(struct fbus__region *rg);
+/* Remove temporary regions left by producers that died while making them. */
+void fbus__sweep_temp(void);
 
 /* validate.c: check a private copy of a header against the mapping size. */
 int fbus__validate_header(const struct fbus__header *h, uint64_t map_size, const char *name);

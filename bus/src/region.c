@@ -4,9 +4,15 @@
  * initialising it, attaching to it with validation, and the protection that
  * keeps readers from writing into frames.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -142,6 +148,41 @@ int fbus__region_attach(const char *name, fbus_transport t, int want_write, stru
 fail:
     rg->tp->close(&rg->map);
     return err;
+}
+
+void fbus__sweep_temp(void)
+{
+    DIR *d = opendir(FBUS__SHM_DIR);
+    struct dirent *de;
+    size_t plen = strlen(FBUS__TEMP_PREFIX);
+
+    if (!d)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        char path[sizeof(((struct fbus__mapping *)0)->path)];
+        const char *n = de->d_name;
+        size_t len = strlen(n);
+        struct stat st;
+        long pid;
+
+        if (strncmp(n, FBUS__TEMP_PREFIX, plen) != 0)
+            continue;
+        pid = strtol(n + plen, NULL, 10);
+        if (pid <= 0 || pid == (long)getpid() || fbus__proc_start((pid_t)pid) != 0)
+            continue;
+        snprintf(path, sizeof(path), FBUS__SHM_DIR "/%s", n);
+        if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        if (len > 5 && strcmp(n + len - 5, ".sysv") == 0) {
+            key_t key = ftok(path, 'F');
+            int id = key == (key_t)-1 ? -1 : shmget(key, 0, 0);
+            struct shmid_ds ds;
+            if (id >= 0 && shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_perm.uid == geteuid())
+                shmctl(id, IPC_RMID, NULL);
+        }
+        unlink(path);
+    }
+    closedir(d);
 }
 
 void fbus__region_detach(struct fbus__region *rg)

@@ -138,6 +138,18 @@ static int posix_unlink(const char *name, const struct fbus__mapping *m)
     return 0;
 }
 
+static int posix_link(const char *name, struct fbus__mapping *m)
+{
+    char dst[sizeof(m->path)];
+
+    snprintf(dst, sizeof(dst), FBUS__SHM_DIR "/" FBUS__POSIX_PREFIX "%s", name);
+    if (link(m->path, dst) < 0)
+        return -errno;
+    unlink(m->path);
+    memcpy(m->path, dst, sizeof(dst));
+    return 0;
+}
+
 static int posix_rename(const char *name, struct fbus__mapping *m)
 {
     char dst[sizeof(m->path)];
@@ -187,6 +199,7 @@ static int posix_list(int (*fn)(const char *, fbus_transport, void *), void *opa
 const struct fbus__transport fbus__transport_posix = {
     .name = "posix",
     .create = posix_create,
+    .link = posix_link,
     .rename = posix_rename,
     .destroy = posix_destroy,
     .open = posix_open,

@@ -56,7 +56,7 @@ static int sysv_create(const char *name, int temp, uint64_t size, uint32_t mode,
     if (temp) {
         char t[64];
         fbus__temp_name(t, sizeof(t));
-        snprintf(path, sizeof(path), FBUS__SHM_DIR "/%s", t);
+        snprintf(path, sizeof(path), FBUS__SHM_DIR "/%s.sysv", t);
     } else {
         fbus__sysv_keyfile(name, path, sizeof(path));
     }
@@ -161,6 +161,18 @@ static int sysv_unlink(const char *name, const struct fbus__mapping *m)
  * owner to remove. */
 static void sysv_close(struct fbus__mapping *m);
 
+static int sysv_link(const char *name, struct fbus__mapping *m)
+{
+    char dst[sizeof(m->path)];
+
+    fbus__sysv_keyfile(name, dst, sizeof(dst));
+    if (link(m->path, dst) < 0)
+        return -errno;
+    unlink(m->path);
+    memcpy(m->path, dst, sizeof(dst));
+    return 0;
+}
+
 static int sysv_rename(const char *name, struct fbus__mapping *m)
 {
     char dst[sizeof(m->path)];
@@ -208,6 +220,7 @@ static int sysv_list(int (*fn)(const char *, fbus_transport, void *), void *opaq
 const struct fbus__transport fbus__transport_sysv = {
     .name = "sysv",
     .create = sysv_create,
+    .link = sysv_link,
     .rename = sysv_rename,
     .destroy = sysv_destroy,
     .open = sysv_open,

@@ -148,28 +148,35 @@ static int stale_region(const char *name, fbus_transport t, struct fbus__region 
     return 0;
 }
 
-/* Create the region, taking over a stale one of the same name. */
+/* Create the region, complete, under a temporary name; then give it the
+ * bus name, taking over a stale region that holds it. */
 static int create_region(struct fbus_writer *w, uint64_t capacity)
 {
-    const struct fbus__transport *tp = fbus__transport_get(w->transport);
     struct fbus__region old;
     int err;
 
+    fbus__sweep_temp();
+    err = fbus__region_create(w->name, w->transport, 1, w->slots, capacity, w->mode, &w->rg);
+    if (err < 0)
+        return err;
     for (int attempt = 0; attempt < 3; attempt++) {
-        err = fbus__region_create(w->name, w->transport, 0, w->slots, capacity, w->mode, &w->rg);
+        err = w->rg.tp->link(w->name, &w->rg.map);
         if (err != -EEXIST)
-            return err;
+            break;
         err = stale_region(w->name, w->transport, &old);
         if (err == -ENOENT)
             continue; /* it went away meanwhile */
         if (err == -EAGAIN || err == FBUS_EBADREGION || err == FBUS_EVERSION)
-            return -EEXIST;
+            err = -EEXIST;
         if (err < 0)
-            return err;
-        tp->unlink(w->name, &old.map);
+            break;
+        old.tp->unlink(w->name, &old.map);
         fbus__region_detach(&old);
+        err = -EEXIST;
     }
-    return -EEXIST;
+    if (err < 0)
+        w->rg.tp->destroy(&w->rg.map);
+    return err;
 }
 
 FBUS_EXTERN int fbus_writer_open(const char *name, const fbus_writer_opts *opts, fbus_writer **out)
@@ -227,8 +234,7 @@ FBUS_EXTERN int fbus_writer_open(const char *name, const fbus_writer_opts *opts,
     return 0;
 
 fail_thread:
-    w->rg.tp->unlink(w->name, &w->rg.map);
-    fbus__region_detach(&w->rg);
+    w->rg.tp->destroy(&w->rg.map);
 fail_region:
     pthread_mutex_destroy(&w->lock);
     free(w);
