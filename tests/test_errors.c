@@ -306,6 +306,37 @@ static int child_observer(void *arg)
     return 0;
 }
 
+static int child_group_lossless(void *arg)
+{
+    const struct perm_arg *a = arg;
+    char byte = 0;
+
+    if (tu_become(NOBODY, a->gid, &a->gid, 1) != 0)
+        return 2;
+    for (int t = 0; t < 2; t++) {
+        fbus_reader_opts ro = {.transport = tu_transports[t],
+                               .policy = FBUS_POLICY_LOSSLESS,
+                               .producer_timeout_ns = TU_PRODUCER_TIMEOUT};
+        fbus_reader *r = NULL;
+        fbus_frame fr;
+        uint64_t seq;
+
+        CHILD_EXPECT(fbus_reader_open(a->c->name, &ro, &r), 0, 10 + t);
+        if (tu_send(a->ready_fd, &byte, 1) != 0)
+            return 12;
+        if (tu_recv(a->go_fd, &seq, sizeof(seq), 10000) != 0)
+            return 13;
+        CHILD_EXPECT(fbus_reader_acquire(r, 5 * TU_SEC, &fr), 0, 14 + t);
+        if (fr.seq != seq || !tu_verify(&fr, seq))
+            return 16 + t;
+        CHILD_EXPECT(fbus_reader_release(r, &fr), 0, 18 + t);
+        fbus_reader_close(r);
+        if (tu_send(a->ready_fd, &byte, 1) != 0)
+            return 20;
+    }
+    return 0;
+}
+
 static void test_permissions(void **state)
 {
     struct ctx *c = *state;
@@ -367,12 +398,34 @@ static void test_permissions(void **state)
         assert_int_equal(tu_send(go[1], &byte, 1), 0);
     }
     assert_int_equal(tu_wait(pid, 30000), 0);
+    for (int t = 0; t < 2; t++)
+        fbus_writer_close(w[t]);
+
+    /* 0660: the group may register, even as a lossless reader. */
+    for (int t = 0; t < 2; t++)
+        w[t] = open_writer(c, tu_transports[t], 3, 0660);
+    pid = tu_fork(child_group_lossless, &a, 20);
+    assert_true(pid > 0);
+    for (int t = 0; t < 2; t++) {
+        uint64_t seq;
+        char byte = 1;
+
+        if (tu_recv(ready[0], &byte, 1, 10000) != 0)
+            break; /* the child failed: its exit status says where */
+        assert_int_equal(fbus_writer_readers(w[t]), 1);
+        assert_int_equal(tu_publish(w[t], &c->fmt, TU_SEC, &seq), 0);
+        assert_int_equal(tu_send(go[1], &seq, sizeof(seq)), 0);
+        /* The child takes it, then leaves. */
+        assert_int_equal(tu_recv(ready[0], &byte, 1, 10000), 0);
+        assert_int_equal(fbus_writer_readers(w[t]), 0);
+    }
+    assert_int_equal(tu_wait(pid, 30000), 0);
+    for (int t = 0; t < 2; t++)
+        fbus_writer_close(w[t]);
     close(go[0]);
     close(go[1]);
     close(ready[0]);
     close(ready[1]);
-    for (int t = 0; t < 2; t++)
-        fbus_writer_close(w[t]);
 }
 
 static void test_writer_misuse(void **state)

@@ -292,6 +292,31 @@ static void test_no_forced_reuse_with_enough_slots(void **state)
     }
 }
 
+/* Closing a reader gives back the frame it holds and what it still needed:
+ * a writer held back by it goes on at once. */
+static void test_close_releases(void **state)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t], 2);
+        fbus_reader *los = open_reader(c, tu_transports[t], FBUS_POLICY_LOSSLESS, 0);
+        fbus_frame held;
+        fbus_slot s;
+
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(fbus_reader_acquire(los, TU_SEC, &held), 0);
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(fbus_writer_acquire(w, &c->fmt, 0, &s), -EAGAIN);
+        fbus_reader_close(los); /* still holding frame 1 */
+        assert_int_equal(fbus_writer_readers(w), 0);
+        assert_int_equal(fbus_writer_acquire(w, &c->fmt, 0, &s), 0);
+        assert_int_equal(s.seq, 3);
+        fbus_writer_cancel(w, &s);
+        fbus_writer_close(w);
+    }
+}
+
 static void test_format_change_fits(void **state)
 {
     struct ctx *c = *state;
@@ -1102,6 +1127,7 @@ int main(void)
         T(test_pins_hold),
         T(test_overrun),
         T(test_no_forced_reuse_with_enough_slots),
+        T(test_close_releases),
         T(test_format_change_fits),
         T(test_format_change_replaces),
         T(test_end_of_stream),
