@@ -194,6 +194,39 @@ static void test_lossless_interleaved(void **state)
     }
 }
 
+/* Full-size frames of several layouts, each byte checked. */
+static void test_large_frames(void **state)
+{
+    static const char *fmts[] = {"yuv420p", "nv12", "yuyv422", "rgb24", "yuv420p10le"};
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        fbus_format f[5];
+        fbus_writer_opts o = {.transport = tu_transports[t], .slots = 3};
+        fbus_writer *w = NULL;
+        fbus_reader *r;
+        uint64_t seq;
+
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(fbus_format_init(&f[i], fmts[i], 1920, 1080, 0), 0);
+        o.format = &f[4]; /* the biggest: no moves */
+        assert_int_equal(fbus_writer_open(c->name, &o, &w), 0);
+        r = open_reader(c, tu_transports[t], FBUS_POLICY_LOSSLESS, 0);
+        for (int i = 0; i < 20; i++) {
+            fbus_frame fr;
+
+            assert_int_equal(tu_publish(w, &f[i % 5], TU_SEC, &seq), 0);
+            assert_int_equal(fbus_reader_acquire(r, TU_SEC, &fr), 0);
+            assert_int_equal(fr.seq, seq);
+            assert_memory_equal(&fr.format, &f[i % 5], sizeof(fr.format));
+            assert_int_equal(tu_checksum(fr.data, &fr.format), tu_pattern_checksum(&f[i % 5], seq));
+            assert_int_equal(fbus_reader_release(r, &fr), 0);
+        }
+        fbus_reader_close(r);
+        fbus_writer_close(w);
+    }
+}
+
 /* A pinned frame stays intact whatever the writer does, as long as there
  * are readers + 2 slots; the writer is never held back by latest readers. */
 static void test_pins_hold(void **state)
@@ -1124,6 +1157,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_latest_basic),
         T(test_lossless_interleaved),
+        T(test_large_frames),
         T(test_pins_hold),
         T(test_overrun),
         T(test_no_forced_reuse_with_enough_slots),

@@ -576,6 +576,48 @@ static void test_frame_corruption(void **state)
     }
 }
 
+/* A frame is described by a private copy taken at acquire: changing the
+ * descriptor in the region while the frame is held changes nothing the
+ * reader already has, and release still answers sanely. */
+static void test_descriptor_changes_while_held(void **state)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t]);
+        fbus_reader_opts ro = {.transport = tu_transports[t]};
+        struct patches ps = {0};
+        fbus_reader *r = NULL;
+        fbus_frame fr, copy;
+        tu_region reg;
+        uint32_t slot;
+        int rc;
+
+        assert_int_equal(tu_publish(w, &c->fmt, TU_SEC, NULL), 0);
+        assert_int_equal(tu_region_map(c->name, tu_transports[t], &reg), 0);
+        ps.reg = &reg;
+        slot = FBUS__CURSOR_SLOT(atomic_load(&hdr(&ps)->cursor));
+        for (int k = 0; k < 2; k++) {
+            fbus_writer_heartbeat(w);
+            ro.flags = k ? FBUS_READER_OBSERVER : 0;
+            assert_int_equal(fbus_reader_open(c->name, &ro, &r), 0);
+            assert_int_equal(fbus_reader_acquire(r, TU_SEC, &fr), 0);
+            copy = fr;
+            nb_planes_huge(&ps, slot);
+            stride_huge(&ps, slot);
+            assert_memory_equal(&fr, &copy, sizeof(fr));
+            assert_true(tu_verify(&fr, 1));
+            rc = fbus_reader_release(r, &fr);
+            if (rc != 0 && rc != FBUS_EOVERRUN && rc != FBUS_EBADREGION)
+                fail_msg("release after the descriptor changed: %d (%s)", rc, fbus_strerror(rc));
+            undo(&ps);
+            fbus_reader_close(r);
+        }
+        tu_region_unmap(&reg);
+        fbus_writer_close(w);
+    }
+}
+
 /* A sequence word that never settles (a writer that died mid-frame, or a
  * cursor that names a frame the slot does not hold) must not make acquire
  * spin past its timeout. */
@@ -864,10 +906,11 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_header_corruption),    T(test_truncated),
-        T(test_frame_corruption),     T(test_unsettled_slot),
-        T(test_hostile_reader_entry), T(test_crafted_objects),
-        T(test_crafted_copies),       T(test_symlink),
+        T(test_header_corruption), T(test_truncated),
+        T(test_frame_corruption),  T(test_descriptor_changes_while_held),
+        T(test_unsettled_slot),    T(test_hostile_reader_entry),
+        T(test_crafted_objects),   T(test_crafted_copies),
+        T(test_symlink),
     };
 #undef T
 
