@@ -5,6 +5,8 @@
 #include "test_tools_util.h"
 
 #include <errno.h>
+#include <setjmp.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,6 +17,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "framebus/framebus.h"
 #include "testutil.h"
@@ -279,4 +283,49 @@ void tt_cleanup_buses(void)
     for (int i = 0; i < nb_tracked; i++)
         tu_bus_cleanup(tracked[i]);
     nb_tracked = 0;
+}
+
+fbus_writer *tt_open_writer(const char *name, fbus_transport t, const char *pix_fmt, uint32_t w,
+                            uint32_t h, uint32_t slots, fbus_format *fmt)
+{
+    fbus_writer_opts o = {0};
+    fbus_writer *wr = NULL;
+
+    assert_int_equal(fbus_format_init(fmt, pix_fmt, w, h, 0), 0);
+    o.transport = t;
+    o.slots = slots;
+    o.format = fmt;
+    assert_int_equal(fbus_writer_open(name, &o, &wr), 0);
+    return wr;
+}
+
+void tt_expect(int status, const char *err, const char *fmt, ...)
+{
+    char cmd[2048];
+    tt_result r;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    tt_run(&r, 60000, "%s", cmd);
+    if (strcmp(r.err, err) != 0 || r.status != status)
+        fprintf(stderr, "command: %s\n", cmd);
+    assert_string_equal(r.err, err);
+    assert_int_equal(r.status, status);
+    tt_free(&r);
+}
+
+void tt_assert_contains_(const char *hay, const char *needle, const char *file, int line)
+{
+    if (strstr(hay, needle))
+        return;
+    fprintf(stderr, "%s:%d: missing\n%s\nin\n%s\n", file, line, needle, hay);
+    fail();
+}
+
+int tt_bus_exists(const char *name, fbus_transport t)
+{
+    fbus_stats st;
+    return fbus_stat(name, t, &st) == 0;
 }

@@ -8,6 +8,9 @@
 #define FBUS_TEST_TOOLS_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "framebus/framebus.h"
 
 typedef struct tt_result {
     int status; /* exit status, 128 + signal, or -1 if killed on timeout */
@@ -46,5 +49,19 @@ char *tt_md5_column(const char *name, int *count);
  * tt_cleanup_buses() removes on both transports even if a test failed. */
 char *tt_bus_name(char *buf, size_t size, const char *prefix);
 void tt_cleanup_buses(void);
+
+/* cmocka checks shared by the command tests. */
+
+/* Open a writer for a w x h pix_fmt bus with `slots` slots; fmt gets the
+ * format. Fails the test if that does not work. */
+fbus_writer *tt_open_writer(const char *name, fbus_transport t, const char *pix_fmt, uint32_t w,
+                            uint32_t h, uint32_t slots, fbus_format *fmt);
+/* Run a command (printf-style) and check its exit status and exact stderr. */
+void tt_expect(int status, const char *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* strstr, saying what was missing from what on failure. */
+#define tt_assert_contains(hay, needle) tt_assert_contains_(hay, needle, __FILE__, __LINE__)
+void tt_assert_contains_(const char *hay, const char *needle, const char *file, int line);
+int tt_bus_exists(const char *name, fbus_transport t);
 
 #endif /* FBUS_TEST_TOOLS_UTIL_H */

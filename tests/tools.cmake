@@ -8,11 +8,11 @@ fbus_add_test(test_y4m
 target_include_directories(test_y4m PRIVATE ${PROJECT_SOURCE_DIR}/tools)
 
 if(TARGET framebus_cmd)
-    foreach(t test_tools_cli test_tools_pipe test_tools_net)
+    foreach(t test_tools_cli test_tools_errors test_tools_pipe test_tools_net)
         fbus_add_test(${t}
             SOURCES ${t}.c test_tools_util.c ${FBUS_TESTUTIL}
             LIBS framebus::framebus
-            TIMEOUT 120
+            TIMEOUT 180
             LABELS tools)
         add_dependencies(${t} framebus_cmd)
     endforeach()
