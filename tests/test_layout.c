@@ -209,7 +209,7 @@ static void test_header(void **state)
         assert_int_equal(atomic_load(&h->frames), 0);
         /* The heartbeat is fresh: no older than two periods plus slack. */
         assert_true(atomic_load(&h->heartbeat_ns) <= tu_now_ns());
-        assert_true(atomic_load(&h->heartbeat_ns) > now - TU_SEC);
+        assert_true(atomic_load(&h->heartbeat_ns) > now - 10 * TU_SEC);
 
         /* The object itself: its size and mode. */
         if (tu_transports[t] == FBUS_TRANSPORT_POSIX) {

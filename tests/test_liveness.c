@@ -480,7 +480,7 @@ static void test_idle_producer_is_alive(void **state)
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 3);
-        fbus_reader_opts o = {.transport = tu_transports[t], .producer_timeout_ns = 300 * TU_MS};
+        fbus_reader_opts o = {.transport = tu_transports[t], .producer_timeout_ns = 500 * TU_MS};
         fbus_reader *r = NULL;
         fbus_frame fr;
 
@@ -489,7 +489,7 @@ static void test_idle_producer_is_alive(void **state)
         assert_int_equal(fbus_reader_acquire(r, TU_SEC, &fr), 0);
         assert_int_equal(fbus_reader_release(r, &fr), 0);
         /* Idle well past the producer timeout: the heartbeat keeps it live. */
-        assert_int_equal(fbus_reader_acquire(r, 1200 * TU_MS, &fr), -ETIMEDOUT);
+        assert_int_equal(fbus_reader_acquire(r, 1500 * TU_MS, &fr), -ETIMEDOUT);
         assert_int_equal(fbus_reader_attached(r), 1);
         assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
         assert_int_equal(fbus_reader_acquire(r, TU_SEC, &fr), 0);
