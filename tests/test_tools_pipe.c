@@ -28,7 +28,8 @@ static int have_ffmpeg;
 struct clip {
     const char *pix_fmt;
     int w, h;
-    const char *y4m_tags; /* colour tags expected in cat's y4m header */
+    const char *y4m_tags;  /* colour tags expected in cat's y4m header */
+    const char *transport; /* NULL: posix, the default */
 };
 
 /* Make the clip (FRAMES frames at 10 fps) and ref_PIXFMT.md5, ffmpeg's own
@@ -86,12 +87,13 @@ static void roundtrip_y4m(const struct clip *c)
     /* Which of cat and put starts first does not matter: put holds its
      * first frame until a reader is attached, and cat waits for the bus. */
     tt_run(&r, RUN_MS,
-           "\"$FB\" cat %s --y4m --timeout 20 | tee got.y4m | "
+           "\"$FB\" %s%s cat %s --y4m --timeout 20 | tee got.y4m | "
            "ffmpeg -v error -y -f yuv4mpegpipe -i - -f framemd5 got.md5 & c=$!\n"
            "ffmpeg -v error -i %s -strict -1 -f yuv4mpegpipe - | "
-           "\"$FB\" put %s --y4m --wait-readers 1; p=$?\n"
+           "\"$FB\" put %s --y4m --wait-readers 1 %s%s; p=$?\n"
            "wait $c; echo \"put=$p cat=$?\"",
-           bus, clip, bus);
+           c->transport ? "--transport " : "", c->transport ? c->transport : "", bus, clip, bus,
+           c->transport ? "--transport " : "", c->transport ? c->transport : "");
     assert_string_equal(r.out, "put=0 cat=0\n");
     assert_string_equal(r.err, "");
     tt_free(&r);
@@ -109,6 +111,7 @@ static void roundtrip_y4m(const struct clip *c)
     free(y4m);
     /* put ended the stream and removed the bus. */
     assert_int_equal(fbus_stat(bus, FBUS_TRANSPORT_POSIX, &(fbus_stats){0}), -ENOENT);
+    assert_int_equal(fbus_stat(bus, FBUS_TRANSPORT_SYSV, &(fbus_stats){0}), -ENOENT);
 }
 
 static void roundtrip_raw(const struct clip *c)
@@ -148,28 +151,28 @@ static void roundtrip_raw(const struct clip *c)
 
 static void test_y4m_yuv420p_odd(void **state)
 {
-    static const struct clip c = {"yuv420p", 97, 61, "C420jpeg XYSCSS=420JPEG"};
+    static const struct clip c = {"yuv420p", 97, 61, "C420jpeg XYSCSS=420JPEG", NULL};
     (void)state;
     roundtrip_y4m(&c);
 }
 
 static void test_y4m_yuv422p(void **state)
 {
-    static const struct clip c = {"yuv422p", 97, 61, "C422 XYSCSS=422"};
+    static const struct clip c = {"yuv422p", 97, 61, "C422 XYSCSS=422", NULL};
     (void)state;
     roundtrip_y4m(&c);
 }
 
 static void test_y4m_yuv444p(void **state)
 {
-    static const struct clip c = {"yuv444p", 64, 48, "C444 XYSCSS=444"};
+    static const struct clip c = {"yuv444p", 64, 48, "C444 XYSCSS=444", NULL};
     (void)state;
     roundtrip_y4m(&c);
 }
 
 static void test_y4m_gray(void **state)
 {
-    static const struct clip c = {"gray", 97, 61, "Cmono"};
+    static const struct clip c = {"gray", 97, 61, "Cmono", NULL};
     (void)state;
     roundtrip_y4m(&c);
 }
@@ -179,21 +182,30 @@ static void test_y4m_yuv420p10(void **state)
     /* An even width: ffmpeg 5.1's y4m muxer writes the chroma rows of odd
      * widths one byte short for formats above 8 bits (its demuxer, and we,
      * expect whole samples), so an odd width cannot round-trip via ffmpeg. */
-    static const struct clip c = {"yuv420p10le", 98, 61, "C420p10 XYSCSS=420P10"};
+    static const struct clip c = {"yuv420p10le", 98, 61, "C420p10 XYSCSS=420P10", NULL};
     (void)state;
     roundtrip_y4m(&c);
 }
 
 static void test_y4m_yuvj420p(void **state)
 {
-    static const struct clip c = {"yuvj420p", 64, 36, "C420jpeg XYSCSS=420JPEG XCOLORRANGE=FULL"};
+    static const struct clip c = {"yuvj420p", 64, 36, "C420jpeg XYSCSS=420JPEG XCOLORRANGE=FULL",
+                                  NULL};
+    (void)state;
+    roundtrip_y4m(&c);
+}
+
+static void test_y4m_sysv(void **state)
+{
+    /* The other transport (cat started first must be told which). */
+    static const struct clip c = {"yuv420p", 64, 48, "C420jpeg XYSCSS=420JPEG", "sysv"};
     (void)state;
     roundtrip_y4m(&c);
 }
 
 static void test_raw_yuv420p_odd(void **state)
 {
-    static const struct clip c = {"yuv420p", 97, 61, NULL};
+    static const struct clip c = {"yuv420p", 97, 61, NULL, NULL};
     (void)state;
     roundtrip_raw(&c);
 }
@@ -201,14 +213,14 @@ static void test_raw_yuv420p_odd(void **state)
 static void test_raw_nv12(void **state)
 {
     /* A format y4m cannot carry. */
-    static const struct clip c = {"nv12", 66, 38, NULL};
+    static const struct clip c = {"nv12", 66, 38, NULL, NULL};
     (void)state;
     roundtrip_raw(&c);
 }
 
 static void test_raw_yuv420p10_odd(void **state)
 {
-    static const struct clip c = {"yuv420p10le", 97, 61, NULL};
+    static const struct clip c = {"yuv420p10le", 97, 61, NULL, NULL};
     (void)state;
     roundtrip_raw(&c);
 }
@@ -217,14 +229,14 @@ static void test_raw_libav_format(void **state)
 {
     /* Not among the bus's built-in formats: the plane table comes from
      * libavutil. */
-    static const struct clip c = {"yuv410p", 33, 17, NULL};
+    static const struct clip c = {"yuv410p", 33, 17, NULL, NULL};
     (void)state;
     roundtrip_raw(&c);
 }
 
 static void test_follow_restart(void **state)
 {
-    static const struct clip c = {"yuv420p", 64, 48, NULL};
+    static const struct clip c = {"yuv420p", 64, 48, NULL, NULL};
     char bus[FBUS_NAME_MAX + 1];
     const char *clip;
     tt_result r;
@@ -313,6 +325,7 @@ int main(void)
         cmocka_unit_test_teardown(test_y4m_gray, cleanup),
         cmocka_unit_test_teardown(test_y4m_yuv420p10, cleanup),
         cmocka_unit_test_teardown(test_y4m_yuvj420p, cleanup),
+        cmocka_unit_test_teardown(test_y4m_sysv, cleanup),
         cmocka_unit_test_teardown(test_raw_yuv420p_odd, cleanup),
         cmocka_unit_test_teardown(test_raw_nv12, cleanup),
         cmocka_unit_test_teardown(test_raw_yuv420p10_odd, cleanup),
