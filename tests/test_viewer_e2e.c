@@ -253,7 +253,8 @@ static int pub_until_seen(struct pub *p, const char *name, pid_t pid, long more)
     return -1;
 }
 
-static void path_in_tmp(char *buf, size_t len, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void path_in_tmp(char *buf, size_t len,
+                                                              const char *fmt, ...)
 {
     va_list ap;
     int n = snprintf(buf, len, "%s/", tmpdir);
@@ -272,6 +273,9 @@ static pid_t spawn_viewer(const char *errfile, ...)
 
     argv[n++] = (char *)VIEWER;
     argv[n++] = (char *)"--headless";
+    /* If a test fails half-way, its viewers still go away on their own. */
+    argv[n++] = (char *)"--timeout";
+    argv[n++] = (char *)"30";
     va_start(ap, errfile);
     for (const char *a; n < 31 && (a = va_arg(ap, const char *));)
         argv[n++] = (char *)a;
@@ -394,7 +398,7 @@ static void show_format(const char *pf)
     path_in_tmp(err, sizeof(err), "%s.err", pf);
     assert_int_equal(pub_open(&p, name, pf, w, h, bars_a), 0);
     pid_t pid = spawn_viewer(err, "--bus", name, "--frames", "3", "--screenshot-on-exit", shot,
-                             "--timeout", "10", (char *)NULL);
+                             (char *)NULL);
     assert_true(pid > 0);
 
     int status = -1;

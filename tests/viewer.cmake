@@ -14,3 +14,15 @@ if(TARGET framebus-viewer)
         LABELS viewer)
     add_dependencies(test_viewer_e2e framebus-viewer)
 endif()
+
+# The keys, pressed for real in a window on a private Xvfb (skipped without
+# Xvfb); X11 comes with libsdl2-dev.
+find_package(X11)
+if(TARGET framebus-viewer AND X11_FOUND)
+    fbus_add_test(test_viewer_keys
+        SOURCES test_viewer_keys.c ${CMAKE_CURRENT_SOURCE_DIR}/testutil.c
+        LIBS framebus::framebus X11::X11
+        TIMEOUT 120
+        LABELS viewer)
+    add_dependencies(test_viewer_keys framebus-viewer)
+endif()

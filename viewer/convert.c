@@ -81,9 +81,8 @@ int viewer_convert_frame(struct viewer_convert **cvp, const fbus_frame *f, const
     }
     cv->stride = stride;
 
-    struct SwsContext *sws =
-        sws_getCachedContext(cv->sws, w, h, pf, w, h, AV_PIX_FMT_BGRA,
-                             SWS_BILINEAR | SWS_ACCURATE_RND, NULL, NULL, NULL);
+    struct SwsContext *sws = sws_getCachedContext(cv->sws, w, h, pf, w, h, AV_PIX_FMT_BGRA,
+                                                  SWS_BILINEAR, NULL, NULL, NULL);
     if (!sws)
         return FBUS_EFORMAT;
     if (sws != cv->sws) {
