@@ -293,15 +293,15 @@ static int acquire(struct cat *c, int64_t limit_ns, fbus_frame *f)
             return -EINTR;
         if (deadline >= 0) {
             int64_t left = deadline - fbus_now_ns();
-            if (left <= 0)
-                return -ETIMEDOUT;
             if (left < slice)
-                slice = left;
+                slice = left > 0 ? left : 0;
         }
         rc = fbus_reader_acquire(c->reader, slice, f);
-        if (rc == -ETIMEDOUT || rc == -EAGAIN || rc == -EINTR)
-            continue;
-        return rc;
+        if (rc != -ETIMEDOUT && rc != -EAGAIN && rc != -EINTR)
+            return rc;
+        /* Out of time only after a last look (a zero timeout polls once). */
+        if (deadline >= 0 && slice == 0)
+            return -ETIMEDOUT;
     }
 }
 

@@ -83,6 +83,8 @@ int main(int argc, char **argv)
             i++;
             continue;
         }
+        if (strcmp(argv[i], "--transport") == 0)
+            return tool_usage_error(NULL, "option \"--transport\" needs a value");
         return tool_usage_error(NULL, "unknown option \"%s\"", argv[i]);
     }
     if (i >= argc)
