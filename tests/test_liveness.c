@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,6 +77,22 @@ static fbus_writer *open_writer(const struct ctx *c, fbus_transport t, uint32_t 
     if (rc != 0)
         fail_msg("fbus_writer_open(%s) = %d (%s)", tu_transport_name(t), rc, fbus_strerror(rc));
     return w;
+}
+
+/* Nothing of bus `name` is left: no object or key file in /dev/shm whose
+ * name holds it (temporary names included), no SysV segment naming it. */
+static void assert_no_leftovers(const char *name)
+{
+    DIR *d = opendir("/dev/shm");
+    struct dirent *de;
+    tu_region reg;
+
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL)
+        if (strstr(de->d_name, name))
+            fail_msg("left behind: /dev/shm/%s", de->d_name);
+    closedir(d);
+    assert_int_equal(tu_region_map(name, FBUS_TRANSPORT_SYSV, &reg), -ENOENT);
 }
 
 /* ------------------------------------------------------- dead readers */
@@ -459,6 +476,9 @@ static void writer_killed(void **state, int die_midframe)
         assert_int_equal(tu_wait(pid, 10000), 0);
         for (int k = 0; k < 2; k++)
             fbus_reader_close(r[k]);
+        /* The new writer's close removed its region, and the taken-over
+         * one went with the takeover. */
+        assert_no_leftovers(c->name);
         tu_bus_cleanup(c->name);
     }
 }

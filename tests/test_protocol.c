@@ -194,6 +194,39 @@ static void test_lossless_interleaved(void **state)
     }
 }
 
+/* A lossless reader that joins a running stream starts at a frame still in
+ * the bus, intact, and from there gets every frame in order. */
+static void test_lossless_joins_midstream(void **state)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t], 3);
+        fbus_reader *r;
+        fbus_frame fr;
+        uint64_t first;
+
+        for (int i = 0; i < 10; i++)
+            assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        r = open_reader(c, tu_transports[t], FBUS_POLICY_LOSSLESS, 0);
+        assert_int_equal(fbus_reader_acquire(r, TU_SEC, &fr), 0);
+        first = fr.seq;
+        assert_true(first >= 10 - 3 + 1 && first <= 11);
+        assert_true(tu_verify(&fr, first));
+        assert_int_equal(fbus_reader_release(r, &fr), 0);
+        for (uint64_t seq = first + 1; seq <= 10; seq++)
+            take(r, seq, 0);
+        for (uint64_t seq = 11; seq <= 30; seq++) {
+            if (seq > first) {
+                assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+                take(r, seq, 0);
+            }
+        }
+        fbus_reader_close(r);
+        fbus_writer_close(w);
+    }
+}
+
 /* Full-size frames of several layouts, each byte checked. */
 static void test_large_frames(void **state)
 {
@@ -1158,6 +1191,7 @@ int main(void)
         T(test_latest_basic),
         T(test_lossless_interleaved),
         T(test_large_frames),
+        T(test_lossless_joins_midstream),
         T(test_pins_hold),
         T(test_overrun),
         T(test_no_forced_reuse_with_enough_slots),
