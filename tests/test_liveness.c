@@ -566,6 +566,134 @@ static void test_stopped_producer(void **state)
     }
 }
 
+/* Several processes open a writer on the same name at the same moment. */
+#define RACERS 4
+
+struct racer {
+    const struct ctx *c;
+    fbus_transport t;
+    int start_fd;  /* one byte starts the race */
+    int result_fd; /* {pid, rc} */
+    int done_fd;   /* the winner closes when a byte arrives */
+};
+
+static int child_racer(void *arg)
+{
+    const struct racer *a = arg;
+    fbus_writer_opts o = {.transport = a->t, .format = &a->c->fmt};
+    fbus_writer *w = NULL;
+    int32_t msg[2];
+    char byte;
+
+    if (tu_recv(a->start_fd, &byte, 1, 10000) != 0)
+        return 2;
+    msg[1] = fbus_writer_open(a->c->name, &o, &w);
+    msg[0] = (int32_t)getpid();
+    if (msg[1] == 0 && tu_publish(w, &a->c->fmt, TU_SEC, NULL) != 0)
+        return 3;
+    if (tu_send(a->result_fd, msg, sizeof(msg)) != 0)
+        return 4;
+    if (msg[1] == 0) {
+        if (tu_recv(a->done_fd, &byte, 1, 20000) != 0)
+            return 5;
+        fbus_writer_close(w);
+    }
+    return 0;
+}
+
+/* Exactly one of several simultaneous writers gets the name - a fresh one,
+ * or a stale one whose producer was killed - and the others are refused. */
+static void writer_race(void **state, int stale)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        struct racer a = {.c = c, .t = tu_transports[t]};
+        int start[2], result[2], done[2], winners = 0;
+        int32_t winner = 0;
+        pid_t pids[RACERS];
+        fbus_stats st;
+
+        if (stale) {
+            /* A writer killed mid-stream leaves a stale region behind. */
+            struct writer_arg wa = {.c = c, .t = tu_transports[t], .readers = 0, .frames = 0};
+            uint64_t session;
+            int64_t deadline;
+            pid_t pid = start_writer(&wa, &session);
+
+            tu_sleep_ms(20);
+            assert_int_equal(kill(pid, SIGKILL), 0);
+            assert_int_equal(tu_wait(pid, 5000), 128 + SIGKILL);
+            deadline = tu_now_ns() + GONE_BOUND;
+            while (fbus_stat(c->name, a.t, &st) == 0 && st.state == FBUS_STATE_LIVE &&
+                   tu_now_ns() < deadline)
+                tu_sleep_ms(20);
+            assert_int_equal(fbus_stat(c->name, a.t, &st), 0);
+            assert_int_equal(st.state, FBUS_STATE_DEAD);
+        }
+        assert_int_equal(pipe(start), 0);
+        assert_int_equal(pipe(result), 0);
+        assert_int_equal(pipe(done), 0);
+        a.start_fd = start[0];
+        a.result_fd = result[1];
+        a.done_fd = done[0];
+        for (int i = 0; i < RACERS; i++) {
+            pids[i] = tu_fork(child_racer, &a, 30);
+            assert_true(pids[i] > 0);
+        }
+        assert_int_equal(tu_send(start[1], "gggg", RACERS), 0);
+        for (int i = 0; i < RACERS; i++) {
+            int32_t msg[2];
+
+            assert_int_equal(tu_recv(result[0], msg, sizeof(msg), 15000), 0);
+            if (msg[1] == 0) {
+                winners++;
+                winner = msg[0];
+            } else if (msg[1] != FBUS_EBUSY && msg[1] != -EEXIST) {
+                fail_msg("%s: a losing writer got %d (%s)", tu_transport_name(a.t), msg[1],
+                         fbus_strerror(msg[1]));
+            }
+        }
+        assert_int_equal(winners, 1);
+        /* The bus is the winner's, and it works. */
+        assert_int_equal(fbus_stat(c->name, a.t, &st), 0);
+        assert_int_equal(st.state, FBUS_STATE_LIVE);
+        assert_int_equal(st.producer_pid, winner);
+        assert_int_equal(st.frames, 1);
+        {
+            fbus_reader_opts ro = {.transport = a.t};
+            fbus_reader *r = NULL;
+            fbus_frame fr;
+
+            assert_int_equal(fbus_reader_open(c->name, &ro, &r), 0);
+            assert_int_equal(fbus_reader_acquire(r, TU_SEC, &fr), 0);
+            assert_int_equal(fr.seq, 1);
+            assert_true(tu_verify(&fr, 1));
+            assert_int_equal(fbus_reader_release(r, &fr), 0);
+            fbus_reader_close(r);
+        }
+        assert_int_equal(tu_send(done[1], "d", 1), 0);
+        for (int i = 0; i < RACERS; i++)
+            assert_int_equal(tu_wait(pids[i], 15000), 0);
+        for (int k = 0; k < 2; k++) {
+            close(start[k]);
+            close(result[k]);
+            close(done[k]);
+        }
+        assert_no_leftovers(c->name);
+    }
+}
+
+static void test_writer_race_fresh(void **state)
+{
+    writer_race(state, 0);
+}
+
+static void test_writer_race_stale(void **state)
+{
+    writer_race(state, 1);
+}
+
 /* Create a bus as another user and die without closing it. */
 static int child_foreign_stale(void *arg)
 {
@@ -641,6 +769,8 @@ int main(void)
         T(test_idle_producer_is_alive),
         T(test_stopped_producer),
         T(test_foreign_stale_region),
+        T(test_writer_race_fresh),
+        T(test_writer_race_stale),
     };
 #undef T
 
