@@ -521,6 +521,47 @@ static void test_idle_producer_is_alive(void **state)
     }
 }
 
+/* A writer without the heartbeat thread that stops calling
+ * fbus_writer_heartbeat() is gone for its readers, though its process lives;
+ * once it beats and publishes again, they pick the stream up. */
+static void test_no_thread_writer(void **state)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        fbus_writer_opts wo = {
+            .transport = tu_transports[t], .format = &c->fmt, .flags = FBUS_WRITER_NO_THREAD};
+        fbus_reader_opts ro = {.transport = tu_transports[t], .producer_timeout_ns = 300 * TU_MS};
+        fbus_writer *w = NULL;
+        fbus_reader *r = NULL;
+        fbus_frame fr;
+        int64_t t0;
+        int rc;
+
+        assert_int_equal(fbus_writer_open(c->name, &wo, &w), 0);
+        assert_int_equal(fbus_reader_open(c->name, &ro, &r), 0);
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(fbus_reader_acquire(r, TU_SEC, &fr), 0);
+        assert_int_equal(fbus_reader_release(r, &fr), 0);
+        t0 = tu_now_ns();
+        rc = fbus_reader_acquire(r, GONE_BOUND, &fr);
+        if (rc != FBUS_EPRODUCERGONE)
+            fail_msg("%s: silent writer: %d (%s) after %.1f s", tu_transport_name(tu_transports[t]),
+                     rc, fbus_strerror(rc), (double)(tu_now_ns() - t0) / 1e9);
+        fbus_writer_heartbeat(w);
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        rc = fbus_reader_acquire(r, TU_SEC, &fr);
+        if (rc != 0)
+            fail_msg("%s: writer beats again: %d (%s)", tu_transport_name(tu_transports[t]), rc,
+                     fbus_strerror(rc));
+        assert_int_equal(fr.seq, 2);
+        assert_true(tu_verify(&fr, 2));
+        assert_int_equal(fbus_reader_release(r, &fr), 0);
+        fbus_reader_close(r);
+        fbus_writer_close(w);
+    }
+}
+
 static void test_stopped_producer(void **state)
 {
     struct ctx *c = *state;
@@ -767,6 +808,7 @@ int main(void)
         T(test_writer_killed),
         T(test_writer_killed_midframe),
         T(test_idle_producer_is_alive),
+        T(test_no_thread_writer),
         T(test_stopped_producer),
         T(test_foreign_stale_region),
         T(test_writer_race_fresh),

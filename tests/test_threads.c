@@ -21,7 +21,7 @@
 
 #include "testutil.h"
 
-#define FRAMES   (TU_TSAN ? 4000 : 20000)
+#define FRAMES   (TU_TSAN ? 10000 : 20000)
 #define NREADERS 4
 #define SLOTS    (NREADERS + 2)
 
