@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -134,7 +135,15 @@ static int open_writer(struct put *p)
     wopts.transport = p->transport;
     wopts.slots = p->slots;
     wopts.format = &p->fmt;
-    rc = fbus_writer_open(p->name, &wopts, &p->writer);
+    /* A producer that just crashed still looks alive until its heartbeat is
+     * a little old; give a restart that moment before calling the name
+     * busy. */
+    for (int i = 0; i < 12; i++) {
+        rc = fbus_writer_open(p->name, &wopts, &p->writer);
+        if (rc != FBUS_EBUSY || tool_stop)
+            break;
+        nanosleep(&(struct timespec){0, 50000000}, NULL);
+    }
     if (rc == FBUS_EBUSY) {
         tool_error(CMD, "bus \"%s\" is in use by a live producer", p->name);
         return -1;
