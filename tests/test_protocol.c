@@ -444,6 +444,8 @@ static void test_format_change_replaces(void **state)
         fbus_writer *w = open_writer(c, tu_transports[t], 3);
         fbus_reader *lat = open_reader(c, tu_transports[t], FBUS_POLICY_LATEST, 0);
         fbus_reader *los = open_reader(c, tu_transports[t], FBUS_POLICY_LOSSLESS, 0);
+        fbus_reader *obs =
+            open_reader(c, tu_transports[t], FBUS_POLICY_LATEST, FBUS_READER_OBSERVER);
         uint64_t old_session = fbus_writer_session(w), old_size, seq = 0, session = 0;
         struct bg_publish bp = {0};
         pthread_t pub;
@@ -494,6 +496,21 @@ static void test_format_change_replaces(void **state)
             assert_int_equal(fbus_reader_release(r, &fr), 0);
         }
         assert_int_equal(pthread_join(pub, NULL), 0);
+        /* An observer follows too: frame 2 perhaps, the move, the big frame. */
+        rc = fbus_reader_acquire(obs, 5 * TU_SEC, &fr);
+        if (rc == 0) {
+            assert_int_equal(fr.seq, 2);
+            assert_int_equal(fbus_reader_release(obs, &fr), 0);
+            rc = fbus_reader_acquire(obs, 5 * TU_SEC, &fr);
+        }
+        assert_int_equal(rc, FBUS_EREPLACED);
+        assert_int_equal(fbus_reader_acquire(obs, 5 * TU_SEC, &fr), 0);
+        assert_true(fr.flags & FBUS_FRAME_NEW_SESSION);
+        assert_int_equal(fr.seq, seq);
+        assert_memory_equal(&fr.format, &big, sizeof(big));
+        assert_true(tu_verify(&fr, seq));
+        assert_int_equal(fbus_reader_release(obs, &fr), 0);
+        fbus_reader_close(obs);
         alarm(0);
         assert_int_equal(bp.rc, 0);
         assert_int_equal(bp.seq, seq);
