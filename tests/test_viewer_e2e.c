@@ -182,6 +182,8 @@ struct pub {
     const struct rgb *bars;
 };
 
+static fbus_transport pub_transport = FBUS_TRANSPORT_POSIX;
+
 static int pub_open(struct pub *p, const char *name, const char *pf, int w, int h,
                     const struct rgb bars[4])
 {
@@ -192,6 +194,7 @@ static int pub_open(struct pub *p, const char *name, const char *pf, int w, int 
         return rc;
     p->bars = bars;
     o.format = &p->fmt;
+    o.transport = pub_transport;
     /* A producer that was just SIGKILLed may still look alive for a moment. */
     for (int i = 0; i < 300; i++) {
         rc = fbus_writer_open(name, &o, &p->w);
@@ -452,6 +455,41 @@ FORMAT_TEST(yuv422p, "yuv422p")
 FORMAT_TEST(yuv444p, "yuv444p")
 FORMAT_TEST(yuv420p10le, "yuv420p10le")
 FORMAT_TEST(p010le, "p010le")
+
+/* The SysV transport shows the same pixels. */
+static void test_sysv_transport(void **state)
+{
+    char name[FBUS_NAME_MAX + 1], shot[256], err[256];
+    struct pub p = {0};
+    (void)state;
+
+    tu_bus_name(name, sizeof(name), "vwsysv");
+    path_in_tmp(shot, sizeof(shot), "sysv.ppm");
+    path_in_tmp(err, sizeof(err), "sysv.err");
+    pub_transport = FBUS_TRANSPORT_SYSV;
+    int rc = pub_open(&p, name, "nv12", 96, 48, bars_a);
+    pub_transport = FBUS_TRANSPORT_POSIX;
+    assert_int_equal(rc, 0);
+    pid_t pid = spawn_viewer(err, "--bus", name, "--transport", "sysv", "--frames", "3",
+                             "--screenshot-on-exit", shot, (char *)NULL);
+    assert_true(pid > 0);
+    int status = -1;
+    for (int i = 0; i < 2000 && status == -1; i++) {
+        assert_int_equal(pub_one(&p), 0);
+        tu_sleep_ms(5);
+        status = try_wait(pid);
+    }
+    if (status == -1)
+        status = tu_wait(pid, 1000);
+    fbus_writer_close(p.w);
+    tu_bus_cleanup(name);
+    if (status != 0)
+        print_error("viewer stderr:\n%s", slurp(err));
+    assert_int_equal(status, 0);
+    check_bars(shot, "nv12", 96, 48, bars_a);
+    unlink(shot);
+    unlink(err);
+}
 
 /* Same slots, new pixel format; then a bigger frame that makes the
  * producer move to a new region. The viewer follows both. */
@@ -814,6 +852,7 @@ int main(void)
         cmocka_unit_test(test_format_yuv444p),
         cmocka_unit_test(test_format_yuv420p10le),
         cmocka_unit_test(test_format_p010le),
+        cmocka_unit_test(test_sysv_transport),
         cmocka_unit_test(test_format_change),
         cmocka_unit_test(test_producer_killed_and_replaced),
         cmocka_unit_test(test_waits_for_bus),
