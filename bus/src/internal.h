@@ -85,6 +85,15 @@ static inline uint8_t *fbus__payload(const struct fbus__region *rg, uint32_t i)
     return rg->payload + (uint64_t)i * rg->payload_stride;
 }
 
+/* How many reader entries the writer's per-frame scans must look at: those
+ * ever claimed, bounded by the table size whatever the region says. */
+static inline uint32_t fbus__readers_hw(const struct fbus__region *rg)
+{
+    uint32_t hw = atomic_load_explicit(&rg->hdr->readers_hw, memory_order_seq_cst);
+
+    return hw < rg->reader_count ? hw : rg->reader_count;
+}
+
 /* region.c */
 int fbus__region_create(const char *name, fbus_transport t, int temp, uint32_t slots,
                         uint64_t capacity, uint32_t mode, struct fbus__region *rg);

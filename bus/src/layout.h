@@ -77,7 +77,7 @@ struct fbus__header {
     alignas(FBUS__CACHELINE) _Atomic uint64_t cursor; /* newest published frame */
     _Atomic int64_t heartbeat_ns;                     /* CLOCK_MONOTONIC */
     _Atomic uint32_t state;
-    uint32_t pad1;
+    _Atomic uint32_t readers_hw;   /* entries [0, hw) were ever claimed */
     _Atomic uint64_t frames;       /* published */
     _Atomic uint64_t writer_waits; /* waits for lossless readers */
     _Atomic uint64_t forced;       /* slots reused under a latest reader */

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -77,6 +78,11 @@ static int register_entry(struct fbus_reader *r)
         r->last_seq = c ? FBUS__CURSOR_SEQ(c) - 1 : 0;
         atomic_store_explicit(&e->consumed, r->last_seq, memory_order_seq_cst);
         r->entry = e;
+        /* Raise the high-water mark before our pin can matter: the writer
+         * loads it (seq_cst) before it scans pins. */
+        for (uint32_t hw = atomic_load(&rg->hdr->readers_hw); hw < i + 1;)
+            if (atomic_compare_exchange_weak(&rg->hdr->readers_hw, &hw, i + 1))
+                break;
         /* Let a writer waiting for readers know. */
         atomic_fetch_add_explicit(&rg->hdr->release_futex, 1, memory_order_seq_cst);
         fbus__futex_wake(&rg->hdr->release_futex, 1);
@@ -410,6 +416,20 @@ static int stalled_long(struct fbus_reader *r, int64_t now)
            r->hb_looks >= (looks_needed < 2 ? 2 : looks_needed);
 }
 
+/*
+ * Whether someone with write access shrank the posix object under our
+ * mapping: touching the lost pages would raise SIGBUS. Checked whenever we
+ * are about to wait, not per frame; this narrows the window but cannot close
+ * it (see docs/security.md).
+ */
+static int shrunk(const struct fbus_reader *r)
+{
+    struct stat st;
+
+    return r->rg.map.fd >= 0 && fstat(r->rg.map.fd, &st) == 0 &&
+           (uint64_t)st.st_size < r->rg.map.size;
+}
+
 static int status_error(int status)
 {
     switch (status) {
@@ -462,6 +482,10 @@ FBUS_EXTERN int fbus_reader_acquire(fbus_reader *r, int64_t timeout_ns, fbus_fra
                 return 0;
             detach(r);
             return status_error(status);
+        }
+        if (shrunk(r)) {
+            detach(r);
+            return FBUS_EBADREGION;
         }
         if (now >= deadline)
             return timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;

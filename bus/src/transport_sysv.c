@@ -116,13 +116,17 @@ static int sysv_open(const char *name, int want_write, struct fbus__mapping *m)
         return FBUS_EBADREGION;
     err = key_of(path, &key);
     if (err < 0)
-        return err;
+        return err; /* -ENOENT if the key file went away meanwhile */
     id = shmget(key, 0, 0);
     if (id < 0)
-        return errno == ENOENT ? -ENOENT : -errno;
+        return -errno;
     err = attach(id, want_write, m);
     if (err == -EACCES && want_write)
         err = attach(id, 0, m);
+    /* The segment was removed between shmget and shmat (a producer taking
+     * over a dead one's name): there is no bus, for now. */
+    if (err == -EINVAL || err == -EIDRM)
+        return -ENOENT;
     if (err < 0)
         return err;
     if (m->size < sizeof(struct fbus__header)) {

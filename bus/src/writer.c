@@ -314,15 +314,14 @@ static void wait_release(struct fbus_writer *w, int64_t left)
     fbus__futex_wait(&h->release_futex, v, left < FBUS__WAIT_CHUNK_NS ? left : FBUS__WAIT_CHUNK_NS);
 }
 
-FBUS_EXTERN int fbus_writer_wait_readers(fbus_writer *w, int n, int64_t timeout_ns)
+/* Wait until n readers (only lossless ones, if lossless) are registered. */
+static int wait_for_readers(fbus_writer *w, int n, int lossless, int64_t timeout_ns)
 {
     int64_t deadline = deadline_of(timeout_ns);
 
-    if (!w || !w->rg.hdr)
-        return -EINVAL;
     for (;;) {
         int64_t now;
-        if (fbus_writer_readers(w) >= n)
+        if ((lossless ? count_lossless(&w->rg) : fbus_writer_readers(w)) >= n)
             return 0;
         now = fbus_now_ns();
         if (now >= deadline)
@@ -330,10 +329,17 @@ FBUS_EXTERN int fbus_writer_wait_readers(fbus_writer *w, int n, int64_t timeout_
         if (!w->thread_started)
             fbus_writer_heartbeat(w);
         atomic_store_explicit(&w->rg.hdr->writer_waiting, 1, memory_order_seq_cst);
-        if (fbus_writer_readers(w) < n)
+        if ((lossless ? count_lossless(&w->rg) : fbus_writer_readers(w)) < n)
             wait_release(w, deadline - now);
         atomic_store_explicit(&w->rg.hdr->writer_waiting, 0, memory_order_relaxed);
     }
+}
+
+FBUS_EXTERN int fbus_writer_wait_readers(fbus_writer *w, int n, int64_t timeout_ns)
+{
+    if (!w || !w->rg.hdr)
+        return -EINVAL;
+    return wait_for_readers(w, n, 0, timeout_ns);
 }
 
 /*
@@ -375,8 +381,9 @@ static int move_region(struct fbus_writer *w, uint64_t capacity)
 static int pinned(const struct fbus__region *rg, uint32_t i, uint64_t seq)
 {
     uint64_t want = FBUS__CURSOR(seq, i);
+    uint32_t hw = fbus__readers_hw(rg);
 
-    for (uint32_t r = 0; r < rg->reader_count; r++) {
+    for (uint32_t r = 0; r < hw; r++) {
         const struct fbus__reader_entry *e = &rg->readers[r];
         if (atomic_load_explicit(&e->state, memory_order_seq_cst) == FBUS__ENTRY_FREE)
             continue;
@@ -390,8 +397,9 @@ static int pinned(const struct fbus__region *rg, uint32_t i, uint64_t seq)
 static uint64_t oldest_needed(const struct fbus__region *rg)
 {
     uint64_t need = UINT64_MAX;
+    uint32_t hw = fbus__readers_hw(rg);
 
-    for (uint32_t r = 0; r < rg->reader_count; r++) {
+    for (uint32_t r = 0; r < hw; r++) {
         const struct fbus__reader_entry *e = &rg->readers[r];
         uint64_t c;
         if (atomic_load_explicit(&e->state, memory_order_seq_cst) != FBUS__ENTRY_ACTIVE ||
@@ -491,7 +499,7 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
     if (w->follow_readers) {
         /* Give the lossless readers of the old region time to follow, so a
          * move loses none of their frames. */
-        fbus_writer_wait_readers(w, w->follow_readers, FOLLOW_WAIT_NS);
+        wait_for_readers(w, w->follow_readers, 1, FOLLOW_WAIT_NS);
         w->follow_readers = 0;
     }
 
