@@ -218,7 +218,13 @@ static int pub_one(struct pub *p)
 
     if (rc < 0)
         return rc;
-    paint(&s.format, s.data, p->bars);
+    if (p->bars) {
+        paint(&s.format, s.data, p->bars);
+    } else {
+        /* Not a format paint() knows: fill what the plane table says. */
+        for (uint32_t i = 0; i < s.format.nb_planes; i++)
+            memset(s.data[i], 0x80, (size_t)s.format.planes[i].stride * s.format.planes[i].rows);
+    }
     return fbus_writer_publish(p->w, &s, NULL);
 }
 
@@ -455,6 +461,53 @@ FORMAT_TEST(yuv422p, "yuv422p")
 FORMAT_TEST(yuv444p, "yuv444p")
 FORMAT_TEST(yuv420p10le, "yuv420p10le")
 FORMAT_TEST(p010le, "p010le")
+
+/* A frame the viewer cannot display is reported once, not shown, and the
+ * viewer goes on with the next displayable one. */
+static void test_undisplayable_format(void **state)
+{
+    char name[FBUS_NAME_MAX + 1], shot[256], err[256], want[200];
+    struct pub p = {0};
+    (void)state;
+
+    tu_bus_name(name, sizeof(name), "vwbad");
+    path_in_tmp(shot, sizeof(shot), "bad.ppm");
+    path_in_tmp(err, sizeof(err), "bad.err");
+    assert_int_equal(pub_open(&p, name, "rgb24", 64, 32, bars_red), 0);
+    pid_t pid = spawn_viewer(err, "--bus", name, "--screenshot-on-exit", shot, (char *)NULL);
+    assert_true(pid > 0);
+    assert_int_equal(pub_until_seen(&p, name, pid, 2), 0);
+    /* A plane table for a name no one knows (the library only checks the
+     * table); then one whose rows do not cover its height. */
+    snprintf(p.fmt.pix_fmt, sizeof(p.fmt.pix_fmt), "nonesuch");
+    p.bars = NULL;
+    assert_int_equal(pub_until_seen(&p, name, pid, 3), 0);
+    assert_int_equal(pub_set(&p, "yuv420p", 64, 32, NULL), 0);
+    p.fmt.planes[0].rows = 8;
+    assert_int_equal(pub_until_seen(&p, name, pid, 3), 0);
+    assert_int_equal(pub_set(&p, "rgb24", 64, 32, bars_blue), 0);
+    assert_int_equal(pub_until_seen(&p, name, pid, 3), 0);
+    kill(pid, SIGTERM);
+    int status = tu_wait(pid, 15000);
+    fbus_writer_close(p.w);
+    tu_bus_cleanup(name);
+
+    const char *log = slurp(err);
+    if (status != 0)
+        print_error("viewer stderr:\n%s", log);
+    assert_int_equal(status, 0);
+    snprintf(want, sizeof(want),
+             "framebus-viewer: bus \"%s\": cannot display 64x32 \"nonesuch\" "
+             "frames: unknown pixel format or its planes do not fit its size\n",
+             name);
+    const char *hit = strstr(log, want);
+    assert_non_null(hit);
+    assert_null(strstr(hit + 1, want)); /* once */
+    assert_non_null(strstr(log, "cannot display 64x32 \"yuv420p\" frames"));
+    check_bars(shot, "rgb24", 64, 32, bars_blue);
+    unlink(shot);
+    unlink(err);
+}
 
 /* The SysV transport shows the same pixels. */
 static void test_sysv_transport(void **state)
@@ -853,6 +906,7 @@ int main(void)
         cmocka_unit_test(test_format_yuv420p10le),
         cmocka_unit_test(test_format_p010le),
         cmocka_unit_test(test_sysv_transport),
+        cmocka_unit_test(test_undisplayable_format),
         cmocka_unit_test(test_format_change),
         cmocka_unit_test(test_producer_killed_and_replaced),
         cmocka_unit_test(test_waits_for_bus),

@@ -26,7 +26,8 @@ struct viewer {
     struct viewer_render rd;
     struct viewer_stats total, iv; /* whole run, current interval */
     fbus_format shown_fmt;         /* of the last frame shown */
-    int have_fmt;
+    fbus_format seen_fmt;          /* of the last frame received */
+    int have_fmt, have_seen;
     const char *status; /* why no frames flow now, or NULL */
     char last_err[256];
     int paused;
@@ -204,13 +205,14 @@ static int show_frame(struct viewer *v, fbus_frame *f, int64_t t0)
         say(v->o->bus, "%s", "producer found, showing its frames");
         set_status(v, NULL);
     }
-    if (v->have_fmt && !same_format(&v->shown_fmt, &f->format)) {
+    if (v->have_seen && !same_format(&v->seen_fmt, &f->format)) {
         char what[160];
-        snprintf(what, sizeof(what), "%ux%u %s -> %ux%u %s", v->shown_fmt.width,
-                 v->shown_fmt.height, v->shown_fmt.pix_fmt, f->format.width, f->format.height,
-                 f->format.pix_fmt);
+        snprintf(what, sizeof(what), "%ux%u %s -> %ux%u %s", v->seen_fmt.width, v->seen_fmt.height,
+                 v->seen_fmt.pix_fmt, f->format.width, f->format.height, f->format.pix_fmt);
         say(v->o->bus, "format changed: %s", what);
     }
+    v->seen_fmt = f->format;
+    v->have_seen = 1;
     int up = viewer_render_upload(&v->rd, f, err, sizeof(err));
     fbus_format fmt = f->format;
     uint64_t dropped = f->dropped;
@@ -412,9 +414,11 @@ int viewer_run(const struct viewer_opts *o)
     }
     fprintf(stderr,
             VIEWER_NAME ": shown %" PRIu64 " frames, skipped %" PRIu64 ", overruns %" PRIu64
-                        ", mean latency %.2f ms, mean acquire+upload+release %.3f ms\n",
+                        ", mean latency %.2f ms, mean acquire+upload+release %.3f ms"
+                        " (%s renderer)\n",
             v->total.shown, v->total.skipped, v->total.overruns,
-            ms(v->total.latency_ns, v->total.shown), ms(v->total.upload_ns, v->total.shown));
+            ms(v->total.latency_ns, v->total.shown), ms(v->total.upload_ns, v->total.shown),
+            v->rd.renderer_name);
 out:
     if (v->rd.window || v->rd.renderer)
         viewer_render_close(&v->rd);

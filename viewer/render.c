@@ -76,8 +76,8 @@ int viewer_render_open(struct viewer_render *rd, const struct viewer_opts *o, ch
         snprintf(err, errlen, "cannot create a renderer: %s", SDL_GetError());
         goto fail;
     }
-    if (SDL_GetRendererInfo(rd->renderer, &info) == 0)
-        rd->software = (info.flags & SDL_RENDERER_SOFTWARE) != 0;
+    snprintf(rd->renderer_name, sizeof(rd->renderer_name), "%s",
+             SDL_GetRendererInfo(rd->renderer, &info) == 0 && info.name ? info.name : "unknown");
     SDL_SetRenderDrawColor(rd->renderer, 0, 0, 0, 255);
     SDL_RenderClear(rd->renderer);
     SDL_RenderPresent(rd->renderer);

@@ -29,7 +29,6 @@ struct viewer_opts {
     int vsync;
     int headless;          /* forced by --headless or by a missing display */
     int headless_forced;   /* --headless was given */
-    int overlay;           /* reserved: the title carries the stats */
     uint64_t frames;       /* stop after this many shown frames; 0: never */
     double timeout;        /* give up waiting for the first producer; <=0: never */
     double stats_interval; /* seconds between stderr stats lines; 0: headless only */
@@ -109,7 +108,7 @@ struct viewer_render {
     int fullscreen;
     int sized; /* the window was fitted to a frame (or by the user) */
     int headless;
-    int software; /* the renderer is SDL's software renderer */
+    char renderer_name[32]; /* SDL's name: "software", "opengl"... */
 };
 
 /* Open the window and renderer. On failure, writes a message to err. */
