@@ -730,6 +730,14 @@ static void test_hostile_reader_entry(void **state)
                 fail_msg("writer acquire with a garbage entry: %d (%s)", rc, fbus_strerror(rc));
             }
         }
+        /* A reader-table high-water mark far past the table. */
+        undo(&ps);
+        poke32(&ps, HDR(readers_hw), UINT32_MAX);
+        fbus_writer_heartbeat(w);
+        for (int i = 0; i < 2 * SLOTS; i++)
+            assert_int_equal(tu_publish(w, &c->fmt, 50 * TU_MS, NULL), 0);
+        rc = fbus_stat(c->name, tu_transports[t], &st);
+        assert_true(rc == 0 || rc == FBUS_EBADREGION);
         alarm(0);
 #undef ENT
         undo(&ps);
