@@ -2,7 +2,7 @@
 /*
  * Fault injection with real processes, on both transports.
  *
- * Producer kills: in four lanes at once (four buses), 25 rounds each, a
+ * Producer kills: in four lanes at once (four buses), 26 rounds each, a
  * producer publishing at full rate is SIGKILLed at a random point (often in
  * the middle of filling a slot) once a latest and a lossless reader have seen
  * its session; the next producer takes the name over. The readers must never
@@ -35,7 +35,7 @@
 #include "testutil.h"
 
 #define LANES           4
-#define ROUNDS_PER_LANE 25
+#define ROUNDS_PER_LANE 26 /* the last one closes cleanly: 100 kills */
 #define VICTIMS         100
 /* A writer must never wait longer than this for anyone: the liveness
  * timeout (1 s) plus room for a loaded machine. */
@@ -149,7 +149,7 @@ static int reader_main(void *arg)
     struct reader_result res = {0};
     fbus_reader *r = NULL;
     uint64_t session = 0, last = 0;
-    int rc;
+    int rc, fresh = 0;
 
     default_signals();
     catch_term();
@@ -167,6 +167,8 @@ static int reader_main(void *arg)
             rc == FBUS_EREPLACED)
             continue;
         if (rc != 0) {
+            if (!res.errors)
+                fprintf(stderr, "reader %d: acquire: %s\n", j->who, fbus_strerror(rc));
             res.errors++;
             res.last_error = rc;
             continue;
@@ -174,17 +176,29 @@ static int reader_main(void *arg)
         res.frames++;
         if (f.flags & FBUS_FRAME_NEW_SESSION) {
             struct event ev = {j->who, 0, f.session};
-            if (f.session == session)
-                res.seq_errors++; /* a "new" session that is not */
-            session = f.session;
-            last = 0;
-            res.sessions++;
-            tu_send(j->ev_fd, &ev, sizeof(ev));
+            /* A reader may give up on a producer that seems stalled (a
+             * loaded machine) and join the same session again when it
+             * moves: then the sequence goes on, it never goes back. */
+            if (f.session != session) {
+                session = f.session;
+                last = 0;
+                res.sessions++;
+                tu_send(j->ev_fd, &ev, sizeof(ev));
+            }
+            fresh = 1;
         } else if (f.session != session) {
+            fprintf(stderr, "reader %d: session changed without FBUS_FRAME_NEW_SESSION\n", j->who);
             res.seq_errors++;
         }
-        if (f.seq <= last || (j->policy == FBUS_POLICY_LOSSLESS && last && f.seq != last + 1))
+        if (f.seq <= last ||
+            (j->policy == FBUS_POLICY_LOSSLESS && !fresh && last && f.seq != last + 1)) {
+            if (!res.seq_errors)
+                fprintf(stderr, "reader %d: seq %llu after %llu, flags %x, session %llx\n", j->who,
+                        (unsigned long long)f.seq, (unsigned long long)last, f.flags,
+                        (unsigned long long)f.session);
             res.seq_errors++;
+        }
+        fresh = 0;
         last = f.seq;
         ok = tu_verify(&f, f.seq);
         rc = fbus_reader_release(r, &f);
@@ -473,7 +487,7 @@ static void run_producer_kills(fbus_transport t)
                   (unsigned long long)total.readers[0].frames,
                   (unsigned long long)total.readers[0].overruns,
                   (unsigned long long)total.readers[0].sessions);
-    assert_true(total.rounds >= 100);
+    assert_true(total.rounds - LANES >= 100); /* SIGKILLs */
     assert_int_equal(total.readers[0].torn, 0);
     assert_int_equal(total.readers[0].seq_errors, 0);
     if (total.readers[0].errors)

@@ -162,15 +162,15 @@ static void fix_header(struct fbus__header *h, unsigned flags)
 /* Read the frames a reader gets and check each one. */
 static int read_frames(fbus_reader *r, const struct object *o, const struct fbus__header *h)
 {
-    int got = 0;
-
     rc_geom g = {o->size, h->payload_offset, h->payload_stride, h->slot_capacity, h->slot_count};
     uint64_t last = 0;
+    int got = 0;
 
     for (int i = 0; i < ACQUIRE_TRIES; i++) {
         fbus_frame f;
         const char *why;
-        int rc = fbus_reader_acquire(r, 0, &f);
+        /* Poll, or wait a microsecond (the futex path). */
+        int rc = fbus_reader_acquire(r, i % 2 ? 1000 : 0, &f);
 
         if (rc != 0) {
             if (rc > 0 || fbus_strerror(rc) == NULL)
@@ -208,6 +208,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fbus_reader *r = NULL;
     fbus_stats *st;
     int open_rc = 0, stat_rc, frames = 0;
+    uint32_t given_state;
 
     if (size < 1)
         return 0;
@@ -222,6 +223,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(&h, data, nhdr);
     rest = data + nhdr;
     nrest = size - nhdr;
+    given_state = atomic_load(&h.state);
     fix_header(&h, flags);
 
     memset(&o, 0, sizeof(o));
@@ -256,6 +258,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         open_rc = fbus_reader_open(bus_name, &ro, &r);
         if (open_rc == 0 && !r)
             abort();
+        /* Once attached, the state word is the input's again: ended,
+         * replaced or garbage, as the reader finds out while it waits. */
+        if (open_rc == 0)
+            atomic_store(&((struct fbus__header *)o.base)->state, given_state);
         if (open_rc == 0)
             frames = read_frames(r, &o, &h);
         fbus_reader_close(r);
