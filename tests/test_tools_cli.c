@@ -152,9 +152,13 @@ static void test_stat_watch(void **state)
     tt_bus_name(a, sizeof(a), "ttwatch");
     wa = tt_open_writer(a, FBUS_TRANSPORT_POSIX, "gray", 16, 16, 3, &fa);
     tt_run(&res, RUN_MS,
-           "\"$FB\" stat %s --watch > watch.txt & p=$!; sleep 1.5; kill -INT $p; wait $p; "
-           "echo rc=$?",
-           a);
+           "\"$FB\" stat %s --watch > watch.txt & p=$!\n"
+           /* Two screens drawn (about a second apart), then Ctrl-C. */
+           "for i in $(seq 150); do [ \"$(grep -c '%s (posix)' watch.txt 2>/dev/null)\" -ge 2 ] && "
+           "break; "
+           "sleep 0.1; done\n"
+           "kill -INT $p; wait $p; echo rc=$?",
+           a, a);
     assert_string_equal(res.out, "rc=0\n");
     assert_string_equal(res.err, "");
     tt_free(&res);
