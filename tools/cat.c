@@ -38,10 +38,11 @@ struct cat {
     int follow;
 
     fbus_reader *reader;
-    int started;      /* header (y4m) or hint (raw) written */
-    fbus_format out;  /* the format the header describes */
-    uint64_t written; /* frames written */
-    uint8_t *buf;     /* a private copy of a frame */
+    int started;            /* header (y4m) or hint (raw) written */
+    fbus_format out;        /* the format the header describes */
+    int rate_num, rate_den; /* and the rate it gives */
+    uint64_t written;       /* frames written */
+    uint8_t *buf;           /* a private copy of a frame */
     uint64_t buf_size;
     int pending; /* buf holds a first frame not yet written */
     fbus_format pending_fmt;
@@ -143,6 +144,8 @@ static int start_output(struct cat *c, const fbus_format *fmt, int rate_num, int
                 tool_rate_str(rate, sizeof(rate), rate_num, rate_den));
     }
     c->out = *fmt;
+    c->rate_num = rate_num;
+    c->rate_den = rate_den;
     c->started = 1;
     return 0;
 }
@@ -164,7 +167,7 @@ static int output(struct cat *c, const uint8_t *const data[], const fbus_format 
             return -1;
         }
         /* Raw output goes on; tell the reader of stderr the new options. */
-        rc = start_output(c, fmt, DEFAULT_RATE_NUM, DEFAULT_RATE_DEN);
+        rc = start_output(c, fmt, c->rate_num, c->rate_den);
         if (rc < 0)
             return rc;
     }
