@@ -57,17 +57,17 @@ static int read_y4m_header(struct put *p)
         return -1;
     }
     rc = y4m_parse_header(line, len, &h, err, sizeof(err));
-    /* A wrong signature says more than "truncated" or "too long". */
-    if (n >= 0 || (rc < 0 && strncmp(err, "not a y4m", 9) == 0)) {
-        if (rc < 0) {
-            tool_error(CMD, "bad y4m header: %s", err);
-            return -1;
-        }
-    } else if (n == -2) {
-        tool_error(CMD, "truncated y4m header (input ended before its end of line)");
+    /* For a line cut short or too long, a wrong signature still says more
+     * than "truncated" or "too long". */
+    if (n < 0 && !(rc < 0 && strncmp(err, "not a y4m", 9) == 0)) {
+        if (n == -2)
+            tool_error(CMD, "truncated y4m header (input ended before its end of line)");
+        else
+            tool_error(CMD, "bad y4m header: longer than %d bytes", Y4M_LINE_MAX - 1);
         return -1;
-    } else {
-        tool_error(CMD, "bad y4m header: longer than %d bytes", Y4M_LINE_MAX - 1);
+    }
+    if (rc < 0) {
+        tool_error(CMD, "bad y4m header: %s", err);
         return -1;
     }
 
