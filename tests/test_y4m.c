@@ -297,13 +297,74 @@ static void test_plane_sizes(void **state)
     assert_int_equal(y4m_frame_size(y4m_pixfmt_by_name("gray16le"), 5, 3), 30);
 }
 
+/* Mutated headers (a fixed-seed stand-in for a fuzzer; run it under ASan):
+ * never a crash or an out-of-bounds read, and every answer is whole: either
+ * a header with sane fields or an error message. */
+static void test_mutations(void **state)
+{
+    static const char *const seeds[] = {
+        "YUV4MPEG2 W97 H61 F30000:1001 It A128:117 C420p10 XYSCSS=420P10 XCOLORRANGE=FULL",
+        "YUV4MPEG2 W1 H1 Cmono16",
+        "FRAME Ixyz",
+    };
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    char buf[Y4M_LINE_MAX + 16], err[128];
+
+    (void)state;
+    for (int it = 0; it < 200000; it++) {
+        const char *seed = seeds[it % 3];
+        size_t len = strlen(seed);
+        y4m_header h;
+        int edits;
+
+        memcpy(buf, seed, len);
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        edits = 1 + (int)(x % 4);
+        for (int e = 0; e < edits; e++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            switch (x % 4) {
+            case 0: /* replace a byte */
+                buf[(x >> 8) % len] = (char)(x >> 24);
+                break;
+            case 1: /* cut the line short */
+                len = (size_t)((x >> 8) % (len + 1));
+                break;
+            case 2: /* grow it with digits or letters */
+                if (len + 8 < sizeof(buf)) {
+                    memset(buf + len, (x >> 20) & 1 ? '9' : 'W', 8);
+                    len += 8;
+                }
+                break;
+            default: /* swap in a tag character */
+                buf[(x >> 8) % len] = " WHFAICX:"[(x >> 32) % 9];
+                break;
+            }
+            if (len == 0)
+                break;
+        }
+        err[0] = '\0';
+        if (y4m_parse_header(buf, len, &h, err, sizeof(err)) == 0) {
+            assert_non_null(h.pixfmt);
+            assert_true(h.width >= 1 && h.width <= Y4M_SIDE_MAX);
+            assert_true(h.height >= 1 && h.height <= Y4M_SIDE_MAX);
+            assert_true(h.rate_num >= 0 && h.rate_den >= 0);
+        } else {
+            assert_true(err[0] != '\0');
+            assert_true(strlen(err) < sizeof(err));
+        }
+        err[0] = '\0';
+        if (y4m_parse_frame_header(buf, len, err, sizeof(err)) < 0)
+            assert_true(err[0] != '\0');
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ffmpeg_headers), cmocka_unit_test(test_fields),
         cmocka_unit_test(test_errors),         cmocka_unit_test(test_binary_input),
         cmocka_unit_test(test_frame_header),   cmocka_unit_test(test_format_header),
-        cmocka_unit_test(test_plane_sizes),
+        cmocka_unit_test(test_plane_sizes),    cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
