@@ -594,6 +594,66 @@ static void test_end_of_stream(void **state)
     }
 }
 
+/* A frame held while its writer closes stays readable and intact: the
+ * reader's mapping outlives the writer and the name. */
+static void test_held_across_close(void **state)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t], 3);
+        fbus_reader *r[2];
+        fbus_frame fr[2];
+
+        for (int k = 0; k < 2; k++)
+            r[k] =
+                open_reader(c, tu_transports[t], k ? FBUS_POLICY_LOSSLESS : FBUS_POLICY_LATEST, 0);
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(fbus_reader_acquire(r[k], TU_SEC, &fr[k]), 0);
+        fbus_writer_close(w);
+        for (int k = 0; k < 2; k++) {
+            assert_true(tu_verify(&fr[k], 1));
+            assert_int_equal(fbus_reader_release(r[k], &fr[k]), 0);
+            assert_int_equal(fbus_reader_acquire(r[k], TU_SEC, &fr[k]), FBUS_EENDED);
+            fbus_reader_close(r[k]);
+        }
+    }
+}
+
+/* A frame held while the writer moves to a new region stays intact: the
+ * old region is never written again. */
+static void test_held_across_move(void **state)
+{
+    struct ctx *c = *state;
+    fbus_format big;
+
+    assert_int_equal(fbus_format_init(&big, "rgb24", 320, 240, 0), 0);
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t], 3);
+        fbus_reader *r = open_reader(c, tu_transports[t], FBUS_POLICY_LATEST, 0);
+        fbus_frame fr;
+        uint64_t seq;
+
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(fbus_reader_acquire(r, TU_SEC, &fr), 0);
+        alarm(30);
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(tu_publish(w, &big, 10 * TU_SEC, &seq), 0);
+        assert_true(tu_verify(&fr, 1));
+        assert_int_equal(fbus_reader_release(r, &fr), 0);
+        assert_int_equal(fbus_reader_acquire(r, 5 * TU_SEC, &fr), FBUS_EREPLACED);
+        assert_int_equal(fbus_reader_acquire(r, 5 * TU_SEC, &fr), 0);
+        alarm(0);
+        assert_int_equal(fr.seq, seq);
+        assert_true(fr.flags & FBUS_FRAME_NEW_SESSION);
+        assert_true(tu_verify(&fr, seq));
+        assert_int_equal(fbus_reader_release(r, &fr), 0);
+        fbus_reader_close(r);
+        fbus_writer_close(w);
+    }
+}
+
 struct pipe_writer_arg {
     const struct ctx *c;
     fbus_transport t;
@@ -1219,6 +1279,8 @@ int main(void)
         T(test_format_change_fits),
         T(test_format_change_replaces),
         T(test_end_of_stream),
+        T(test_held_across_close),
+        T(test_held_across_move),
         T(test_reader_first),
         T(test_stats),
         T(test_stress_mixed),
