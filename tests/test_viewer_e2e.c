@@ -651,7 +651,9 @@ static void test_waits_for_bus(void **state)
     tu_bus_name(name, sizeof(name), "vwwait");
     path_in_tmp(shot, sizeof(shot), "wait.ppm");
     path_in_tmp(err, sizeof(err), "wait.err");
-    pid_t pid = spawn_viewer(err, name, "--screenshot-on-exit", shot, (char *)NULL);
+    /* With the overlay on: it is drawn over the window, not into the
+     * frame, so the screenshot still holds the frame alone. */
+    pid_t pid = spawn_viewer(err, name, "--overlay", "--screenshot-on-exit", shot, (char *)NULL);
     assert_true(pid > 0);
     snprintf(want, sizeof(want), "framebus-viewer: bus \"%s\": waiting for a producer\n", name);
     for (int i = 0; i < 500 && !strstr(slurp(err), want); i++)

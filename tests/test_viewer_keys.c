@@ -292,12 +292,13 @@ static void test_s_saves_screenshot(void **state)
     assert_int_equal(finish(&s, XK_q), 0);
 }
 
-static void test_f_fullscreen_then_quit(void **state)
+static void test_f_fullscreen_and_overlay(void **state)
 {
     struct session s;
     (void)state;
 
     start(&s, "--no-vsync");
+    press(s.win, XK_o); /* the stats overlay on, too */
     press(s.win, XK_f);
     long n = reader_frames(s.name, s.pid);
     for (int i = 0; i < 500 && reader_frames(s.name, s.pid) < n + 3; i++) {
@@ -380,7 +381,7 @@ int main(void)
         cmocka_unit_test(test_escape_quits),
         cmocka_unit_test(test_space_pauses),
         cmocka_unit_test(test_s_saves_screenshot),
-        cmocka_unit_test(test_f_fullscreen_then_quit),
+        cmocka_unit_test(test_f_fullscreen_and_overlay),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, setup, teardown);

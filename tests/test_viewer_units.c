@@ -22,6 +22,7 @@ static void test_keys(void **state)
     assert_int_equal(viewer_key_action(SDLK_f, KMOD_NONE), VIEWER_ACTION_FULLSCREEN);
     assert_int_equal(viewer_key_action(SDLK_SPACE, KMOD_NONE), VIEWER_ACTION_PAUSE);
     assert_int_equal(viewer_key_action(SDLK_s, KMOD_NONE), VIEWER_ACTION_SCREENSHOT);
+    assert_int_equal(viewer_key_action(SDLK_o, KMOD_NONE), VIEWER_ACTION_OVERLAY);
     /* Shift and Caps Lock do not change the meaning of a key... */
     assert_int_equal(viewer_key_action(SDLK_q, KMOD_LSHIFT), VIEWER_ACTION_QUIT);
     assert_int_equal(viewer_key_action(SDLK_s, KMOD_CAPS), VIEWER_ACTION_SCREENSHOT);
@@ -206,12 +207,50 @@ static void test_stats_line(void **state)
                         "paused");
 }
 
+static void test_overlay_font(void **state)
+{
+    struct viewer_stats st = {0};
+    fbus_format f;
+    char buf[512];
+    (void)state;
+
+    /* Every character a stats line can hold has a glyph: any bus name
+     * character, every pixel-format name, the words and the numbers. */
+    const char *charset = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+                          " ,:;()/\"+>?";
+    for (const char *c = charset; *c; c++) {
+        if (!viewer_overlay_glyph(*c))
+            fail_msg("no glyph for '%c'", *c);
+    }
+    assert_int_equal(fbus_format_init(&f, "yuyv422", 640, 480, 0), 0);
+    st.shown = 10;
+    viewer_stats_line(buf, sizeof(buf), "a.b_c-9",
+                      "producer ended the stream; keeping the last "
+                      "frame, waiting for a new producer",
+                      &f, &st, 1000000000LL);
+    for (const char *c = buf; *c; c++)
+        assert_non_null(viewer_overlay_glyph(*c));
+    /* Glyphs are 5 bits wide; letters are not blank. */
+    for (const char *c = charset; *c; c++) {
+        const uint8_t *g = viewer_overlay_glyph(*c);
+        int bits = 0;
+        for (int r = 0; r < 7; r++) {
+            assert_int_equal(g[r] & ~0x1f, 0);
+            bits |= g[r];
+        }
+        if (*c != ' ')
+            assert_true(bits != 0);
+    }
+    assert_null(viewer_overlay_glyph('@'));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys),         cmocka_unit_test(test_letterbox),
         cmocka_unit_test(test_pixfmt_table), cmocka_unit_test(test_frame_check),
         cmocka_unit_test(test_options),      cmocka_unit_test(test_stats_line),
+        cmocka_unit_test(test_overlay_font),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

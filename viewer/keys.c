@@ -18,6 +18,8 @@ enum viewer_action viewer_key_action(SDL_Keycode key, uint16_t mod)
         return VIEWER_ACTION_PAUSE;
     case SDLK_s:
         return VIEWER_ACTION_SCREENSHOT;
+    case SDLK_o:
+        return VIEWER_ACTION_OVERLAY;
     default:
         return VIEWER_ACTION_NONE;
     }

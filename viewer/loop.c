@@ -86,6 +86,10 @@ static void update_title(struct viewer *v, int64_t now)
     viewer_stats_line(line, sizeof(line), v->o->bus, status, v->have_fmt ? &v->shown_fmt : NULL,
                       &v->iv, now);
     viewer_render_title(&v->rd, line);
+    snprintf(v->rd.overlay, sizeof(v->rd.overlay), "%s", line);
+    /* A paused or idle window shows fresh numbers too. */
+    if (v->rd.show_overlay)
+        v->dirty = 1;
 }
 
 static void periodic(struct viewer *v, int64_t now)
@@ -179,6 +183,10 @@ static int handle_events(struct viewer *v)
                 break;
             case VIEWER_ACTION_SCREENSHOT:
                 screenshot_key(v);
+                break;
+            case VIEWER_ACTION_OVERLAY:
+                v->rd.show_overlay = !v->rd.show_overlay;
+                v->dirty = 1;
                 break;
             default:
                 break;

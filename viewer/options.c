@@ -20,6 +20,7 @@ void viewer_print_help(FILE *f)
                "      --fullscreen          start fullscreen\n"
                "      --frames N            quit after showing N frames\n"
                "      --no-vsync            present frames as soon as they arrive\n"
+               "      --overlay             start with the stats drawn over the picture\n"
                "      --headless            render off screen and print stats on stderr\n"
                "                            (automatic without DISPLAY/WAYLAND_DISPLAY)\n"
                "      --timeout SECONDS     give up if no producer appears in time\n"
@@ -32,7 +33,8 @@ void viewer_print_help(FILE *f)
                "      --screenshot-dir DIR  where the s key saves screenshots (default .)\n"
                "  -h, --help                show this help\n"
                "\n"
-               "Keys: q/Esc quit, f fullscreen, space pause, s screenshot (PNG).\n"
+               "Keys: q/Esc quit, f fullscreen, space pause, s screenshot (PNG),\n"
+               "o stats overlay on/off.\n"
                "The title shows bus, size, pixel format, displayed fps, frames skipped,\n"
                "overruns and the latency from publish to present. The viewer waits for\n"
                "a producer that is not there yet and follows producer restarts.\n"
@@ -77,6 +79,7 @@ enum {
     OPT_STATS,
     OPT_SHOT_EXIT,
     OPT_SHOT_DIR,
+    OPT_OVERLAY,
 };
 
 int viewer_parse_args(int argc, char **argv, struct viewer_opts *o)
@@ -88,6 +91,7 @@ int viewer_parse_args(int argc, char **argv, struct viewer_opts *o)
         {"fullscreen", no_argument, NULL, OPT_FULLSCREEN},
         {"frames", required_argument, NULL, OPT_FRAMES},
         {"no-vsync", no_argument, NULL, OPT_NO_VSYNC},
+        {"overlay", no_argument, NULL, OPT_OVERLAY},
         {"headless", no_argument, NULL, OPT_HEADLESS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"stats", required_argument, NULL, OPT_STATS},
@@ -137,6 +141,9 @@ int viewer_parse_args(int argc, char **argv, struct viewer_opts *o)
             break;
         case OPT_NO_VSYNC:
             o->vsync = 0;
+            break;
+        case OPT_OVERLAY:
+            o->overlay = 1;
             break;
         case OPT_HEADLESS:
             o->headless = o->headless_forced = 1;

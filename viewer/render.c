@@ -39,6 +39,7 @@ int viewer_render_open(struct viewer_render *rd, const struct viewer_opts *o, ch
 
     memset(rd, 0, sizeof(*rd));
     rd->headless = o->headless;
+    rd->show_overlay = o->overlay;
     /* main() owns SIGINT and SIGTERM; SDL would turn them into SDL_QUIT
      * only while events are pumped. */
     SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
@@ -222,10 +223,14 @@ void viewer_render_draw(struct viewer_render *rd)
 
     SDL_SetRenderDrawColor(rd->renderer, 0, 0, 0, 255);
     SDL_RenderClear(rd->renderer);
-    if (rd->texture && rd->have_image && SDL_GetRendererOutputSize(rd->renderer, &ow, &oh) == 0) {
+    if (SDL_GetRendererOutputSize(rd->renderer, &ow, &oh) < 0)
+        ow = oh = 0;
+    if (rd->texture && rd->have_image && ow > 0 && oh > 0) {
         SDL_Rect dst = viewer_letterbox(ow, oh, rd->tex_w, rd->tex_h);
         SDL_RenderCopy(rd->renderer, rd->texture, NULL, &dst);
     }
+    if (rd->show_overlay && rd->overlay[0] && oh > 0)
+        viewer_overlay_draw(rd->renderer, rd->overlay, oh);
     SDL_RenderPresent(rd->renderer);
 }
 

@@ -29,6 +29,7 @@ struct viewer_opts {
     int vsync;
     int headless;          /* forced by --headless or by a missing display */
     int headless_forced;   /* --headless was given */
+    int overlay;           /* start with the stats overlay on */
     uint64_t frames;       /* stop after this many shown frames; 0: never */
     double timeout;        /* give up waiting for the first producer; <=0: never */
     double stats_interval; /* seconds between stderr stats lines; 0: headless only */
@@ -69,6 +70,7 @@ enum viewer_action {
     VIEWER_ACTION_FULLSCREEN,
     VIEWER_ACTION_PAUSE,
     VIEWER_ACTION_SCREENSHOT,
+    VIEWER_ACTION_OVERLAY,
 };
 
 /* The action bound to a key press (SDL keycode and modifier state). */
@@ -109,6 +111,8 @@ struct viewer_render {
     int sized; /* the window was fitted to a frame (or by the user) */
     int headless;
     char renderer_name[32]; /* SDL's name: "software", "opengl"... */
+    int show_overlay;
+    char overlay[512]; /* the stats text drawn over the picture */
 };
 
 /* Open the window and renderer. On failure, writes a message to err. */
@@ -127,6 +131,15 @@ void viewer_render_title(struct viewer_render *rd, const char *title);
 /* Read the current frame back at its own size as packed RGB24 (malloc'd,
  * stride w * 3). Returns 0, -ENOENT before the first frame, or -EIO. */
 int viewer_render_read_frame(struct viewer_render *rd, uint8_t **rgb, int *w, int *h);
+
+/* ------------------------------------------------------------- overlay */
+
+/* The 5x7 bitmap of c (case-insensitive): 7 rows of 5 bits, most
+ * significant bit leftmost; NULL if the font lacks it. */
+const uint8_t *viewer_overlay_glyph(char c);
+/* Draw text over the top-left corner, one ", "-separated item a line,
+ * scaled for an output out_h pixels high. */
+void viewer_overlay_draw(SDL_Renderer *r, const char *text, int out_h);
 
 /* ---------------------------------------------------------- screenshot */
 
