@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/shm.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -425,6 +426,23 @@ static void writer_killed(void **state, int die_midframe)
             assert_int_equal(st.state, FBUS_STATE_DEAD);
         else
             assert_int_equal(rc, -ENOENT);
+        /* A reader arriving now finds no live bus: refused, or (WAIT) waiting
+         * for the next producer rather than attached to the dead one. */
+        {
+            fbus_reader_opts o = {.transport = a.t};
+            fbus_reader *r3 = NULL;
+            fbus_frame fr;
+
+            rc = fbus_reader_open(c->name, &o, &r3);
+            if (rc != -ENOENT && rc != FBUS_EPRODUCERGONE)
+                fail_msg("%s: open on a dead producer's bus: %d (%s)", tu_transport_name(a.t), rc,
+                         fbus_strerror(rc));
+            o.flags = FBUS_READER_WAIT;
+            assert_int_equal(fbus_reader_open(c->name, &o, &r3), 0);
+            assert_int_equal(fbus_reader_acquire(r3, 50 * TU_MS, &fr), -ETIMEDOUT);
+            assert_int_equal(fbus_reader_attached(r3), 0);
+            fbus_reader_close(r3);
+        }
 
         /* A new writer takes the name over; the same reader handles follow. */
         a.frames = 50;
@@ -735,6 +753,43 @@ static void test_writer_race_stale(void **state)
     writer_race(state, 1);
 }
 
+/* A SysV key file whose segment is gone (ipcrm, or a crash plus a sweep)
+ * names no bus, and a new writer may take the name. */
+static void test_sysv_key_without_segment(void **state)
+{
+    struct ctx *c = *state;
+    struct writer_arg a = {.c = c, .t = FBUS_TRANSPORT_SYSV, .readers = 0, .frames = 0};
+    fbus_writer_opts o = {.transport = FBUS_TRANSPORT_SYSV, .format = &c->fmt};
+    fbus_reader_opts ro = {.transport = FBUS_TRANSPORT_SYSV};
+    fbus_writer *w = NULL;
+    fbus_reader *r = NULL;
+    uint64_t session;
+    fbus_stats st;
+    tu_region reg;
+    pid_t pid;
+    int rc;
+
+    pid = start_writer(&a, &session);
+    tu_sleep_ms(20);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    assert_int_equal(tu_wait(pid, 5000), 128 + SIGKILL);
+    assert_int_equal(tu_region_map(c->name, FBUS_TRANSPORT_SYSV, &reg), 0);
+    assert_int_equal(shmctl(reg.shmid, IPC_RMID, NULL), 0);
+    tu_region_unmap(&reg);
+
+    rc = fbus_stat(c->name, FBUS_TRANSPORT_SYSV, &st);
+    assert_int_equal(rc, -ENOENT);
+    assert_int_equal(fbus_reader_open(c->name, &ro, &r), -ENOENT);
+    rc = fbus_writer_open(c->name, &o, &w);
+    if (rc != 0)
+        fail_msg("writer on a key file without segment: %d (%s)", rc, fbus_strerror(rc));
+    assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+    assert_int_equal(fbus_stat(c->name, FBUS_TRANSPORT_SYSV, &st), 0);
+    assert_int_equal(st.frames, 1);
+    fbus_writer_close(w);
+    assert_no_leftovers(c->name);
+}
+
 /* Create a bus as another user and die without closing it. */
 static int child_foreign_stale(void *arg)
 {
@@ -811,6 +866,7 @@ int main(void)
         T(test_no_thread_writer),
         T(test_stopped_producer),
         T(test_foreign_stale_region),
+        T(test_sysv_key_without_segment),
         T(test_writer_race_fresh),
         T(test_writer_race_stale),
     };
