@@ -705,9 +705,26 @@ static void test_unlink(void **state)
             assert_true(tu_verify(&fr, seq));
             assert_int_equal(fbus_reader_release(r, &fr), 0);
         }
-        /* The name is free for a new producer; closing the old one must not
-         * remove the new one's name. */
+        /* The name is free for a new producer. The old one moving to a new
+         * region (a frame that does not fit) must not take the name back,
+         * and closing it must not remove the new one's name. */
         w2 = open_writer(c, tu_transports[t], 3, 0);
+        {
+            fbus_format big;
+            fbus_slot s;
+            int rc;
+
+            assert_int_equal(fbus_format_init(&big, "rgb24", 320, 240, 0), 0);
+            rc = fbus_writer_acquire(w, &big, TU_SEC, &s);
+            if (rc == 0) {
+                tu_fill(&s, s.seq);
+                assert_int_equal(fbus_writer_publish(w, &s, NULL), 0);
+            }
+            assert_int_equal(fbus_stat(c->name, tu_transports[t], &st), 0);
+            if (st.session != fbus_writer_session(w2))
+                fail_msg("%s: a moving writer took the name of another live producer",
+                         tu_transport_name(tu_transports[t]));
+        }
         fbus_writer_close(w);
         assert_int_equal(fbus_stat(c->name, tu_transports[t], &st), 0);
         assert_int_equal(st.session, fbus_writer_session(w2));
