@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -51,7 +53,8 @@ static int teardown(void **state)
 {
     struct ctx *c = *state;
 
-    alarm(0);
+    alarm(0); /* also stops a test's interval timer */
+    signal(SIGALRM, SIG_DFL);
     tu_kill_children();
     tu_bus_cleanup(c->name);
     free(c);
@@ -652,6 +655,123 @@ static void test_held_across_move(void **state)
         fbus_reader_close(r);
         fbus_writer_close(w);
     }
+}
+
+static void *publish_later_main(void *arg)
+{
+    struct bg_publish *b = arg;
+
+    tu_sleep_ms(100);
+    b->rc = tu_publish(b->w, b->fmt, 10 * TU_SEC, &b->seq);
+    return NULL;
+}
+
+struct bg_take {
+    fbus_reader *r;
+    uint64_t seq;
+    int rc;
+};
+
+static void *take_later_main(void *arg)
+{
+    struct bg_take *b = arg;
+    fbus_frame fr;
+
+    tu_sleep_ms(100);
+    b->rc = fbus_reader_acquire(b->r, 10 * TU_SEC, &fr);
+    if (b->rc == 0) {
+        b->seq = fr.seq;
+        b->rc = fbus_reader_release(b->r, &fr);
+    }
+    return NULL;
+}
+
+/* A negative timeout waits as long as it takes, on both sides. */
+static void test_wait_forever(void **state)
+{
+    struct ctx *c = *state;
+
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t], 2);
+        fbus_reader *r = open_reader(c, tu_transports[t], FBUS_POLICY_LOSSLESS, 0);
+        struct bg_publish bp = {.w = w, .fmt = &c->fmt};
+        struct bg_take bt = {.r = r};
+        pthread_t th;
+        fbus_frame fr;
+        fbus_slot s;
+
+        alarm(30);
+        /* The reader waits for a frame published later. */
+        assert_int_equal(pthread_create(&th, NULL, publish_later_main, &bp), 0);
+        assert_int_equal(fbus_reader_acquire(r, -1, &fr), 0);
+        assert_int_equal(fr.seq, 1);
+        assert_int_equal(fbus_reader_release(r, &fr), 0);
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_int_equal(bp.rc, 0);
+        /* The writer waits for a lossless reader that takes a frame later. */
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(fbus_writer_acquire(w, &c->fmt, 0, &s), -EAGAIN);
+        assert_int_equal(pthread_create(&th, NULL, take_later_main, &bt), 0);
+        assert_int_equal(fbus_writer_acquire(w, &c->fmt, -1, &s), 0);
+        fbus_writer_cancel(w, &s);
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_int_equal(bt.rc, 0);
+        assert_int_equal(bt.seq, 2);
+        alarm(0);
+        fbus_reader_close(r);
+        fbus_writer_close(w);
+    }
+}
+
+static volatile sig_atomic_t ticks;
+
+static void on_tick(int sig)
+{
+    (void)sig;
+    ticks++;
+}
+
+/* Signals (a handler without SA_RESTART, firing every 5 ms) do not cut a
+ * bounded wait short: it still ends by its timeout, not with -EINTR. */
+static void test_signals_do_not_cut_waits(void **state)
+{
+    struct ctx *c = *state;
+    struct sigaction sa, old;
+    struct itimerval it = {{0, 5000}, {0, 5000}}, off = {{0, 0}, {0, 0}};
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_tick;
+    assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+    for (int t = 0; t < 2; t++) {
+        fbus_writer *w = open_writer(c, tu_transports[t], 2);
+        fbus_reader *r = open_reader(c, tu_transports[t], FBUS_POLICY_LOSSLESS, 0);
+        fbus_frame fr;
+        fbus_slot s;
+        int64_t t0;
+        int rc;
+
+        ticks = 0;
+        assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+        t0 = tu_now_ns();
+        rc = fbus_reader_acquire(r, 200 * TU_MS, &fr);
+        assert_int_equal(rc, -ETIMEDOUT);
+        assert_true(tu_now_ns() - t0 >= 190 * TU_MS);
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        assert_int_equal(tu_publish(w, &c->fmt, 0, NULL), 0);
+        t0 = tu_now_ns();
+        rc = fbus_writer_acquire(w, &c->fmt, 200 * TU_MS, &s);
+        assert_int_equal(rc, -ETIMEDOUT);
+        assert_true(tu_now_ns() - t0 >= 190 * TU_MS);
+        t0 = tu_now_ns();
+        assert_int_equal(fbus_writer_wait_readers(w, 2, 200 * TU_MS), -ETIMEDOUT);
+        assert_true(tu_now_ns() - t0 >= 190 * TU_MS);
+        assert_int_equal(setitimer(ITIMER_REAL, &off, NULL), 0);
+        assert_true(ticks > 10);
+        fbus_reader_close(r);
+        fbus_writer_close(w);
+    }
+    assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
 }
 
 struct pipe_writer_arg {
@@ -1281,6 +1401,8 @@ int main(void)
         T(test_end_of_stream),
         T(test_held_across_close),
         T(test_held_across_move),
+        T(test_wait_forever),
+        T(test_signals_do_not_cut_waits),
         T(test_reader_first),
         T(test_stats),
         T(test_stress_mixed),
