@@ -709,6 +709,8 @@ static void test_unlink(void **state)
          * region (a frame that does not fit) must not take the name back,
          * and closing it must not remove the new one's name. */
         w2 = open_writer(c, tu_transports[t], 3, 0);
+        fbus_reader_close(r); /* no lossless reader for the move to wait for */
+        r = NULL;
         {
             fbus_format big;
             fbus_slot s;
