@@ -76,6 +76,8 @@ typedef struct bench_proc {
     double seconds;      /* from the writer's first frame to its own last */
     double fps;
     double cpu_us_per_frame; /* user + system time of the process / frames */
+    uint64_t vcsw;           /* voluntary context switches (it blocked) */
+    uint64_t ivcsw;          /* involuntary ones (it was preempted) */
     bench_latency latency;
 } bench_proc;
 
@@ -167,6 +169,8 @@ struct child_out {
     uint64_t frames, drops, overruns, bad, seq_errors;
     int64_t t_last;
     int64_t cpu_ns; /* user + system time of the frame loop */
+    int64_t vcsw;   /* voluntary context switches in it (blocked) */
+    int64_t ivcsw;  /* involuntary ones (preempted) */
     int64_t lat_max;
     uint64_t hist[BENCH_HIST_BUCKETS];
 };
@@ -409,6 +413,29 @@ static int64_t cpu_now(void)
     return tv_ns(&ru.ru_utime) + tv_ns(&ru.ru_stime);
 }
 
+/* Note (start) or turn into deltas (!start) the CPU time and context
+ * switches of this process's frame loop. */
+static void loop_usage(struct child_out *o, int start)
+{
+    struct rusage ru;
+    int64_t cpu = 0, v = 0, iv = 0;
+
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        cpu = tv_ns(&ru.ru_utime) + tv_ns(&ru.ru_stime);
+        v = ru.ru_nvcsw;
+        iv = ru.ru_nivcsw;
+    }
+    if (start) {
+        o->cpu_ns = cpu;
+        o->vcsw = v;
+        o->ivcsw = iv;
+    } else {
+        o->cpu_ns = cpu - o->cpu_ns;
+        o->vcsw = v - o->vcsw;
+        o->ivcsw = iv - o->ivcsw;
+    }
+}
+
 static int child_fail(struct child_out *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -490,7 +517,7 @@ static int bus_writer(struct job *j)
                    cfg->readers);
         goto out;
     }
-    o->cpu_ns = cpu_now();
+    loop_usage(o, 1);
     t0 = fbus_now_ns();
     deadline = t0 + (int64_t)(cfg->seconds * 1e9);
     atomic_store(&j->sh->t_start, t0);
@@ -513,7 +540,7 @@ static int bus_writer(struct job *j)
         atomic_store_explicit(&j->sh->progress, seq, memory_order_relaxed);
     }
     o->t_last = fbus_now_ns();
-    o->cpu_ns = cpu_now() - o->cpu_ns;
+    loop_usage(o, 0);
     atomic_store(&j->sh->t_end, o->t_last);
     o->frames = seq;
     o->ok = 1;
@@ -542,7 +569,7 @@ static int bus_reader(struct job *j)
     if (err < 0)
         return child_fail(o, "reader %d: cannot attach to bus \"%s\": %s", j->index + 1, j->name,
                           fbus_strerror(err));
-    o->cpu_ns = cpu_now();
+    loop_usage(o, 1);
     for (;;) {
         fbus_frame f;
         struct frame_hdr hdr;
@@ -581,7 +608,7 @@ static int bus_reader(struct job *j)
             first = now;
         pace(cfg, first, o->frames);
     }
-    o->cpu_ns = cpu_now() - o->cpu_ns;
+    loop_usage(o, 0);
     o->ok = 1;
     rc = 0;
 out:
@@ -625,7 +652,7 @@ static int pipe_writer(struct job *j, const int *fds)
     int64_t t0 = fbus_now_ns(), deadline = t0 + (int64_t)(cfg->seconds * 1e9);
 
     memset(hdr, 0, sizeof(hdr));
-    o->cpu_ns = cpu_now();
+    loop_usage(o, 1);
     atomic_store(&j->sh->t_start, t0);
     while (!writer_done(cfg, j->fmt, seq, deadline)) {
         const uint8_t *src = j->pool->buf[(seq + 1) % BENCH_POOL];
@@ -645,7 +672,7 @@ static int pipe_writer(struct job *j, const int *fds)
         atomic_store_explicit(&j->sh->progress, seq, memory_order_relaxed);
     }
     o->t_last = fbus_now_ns();
-    o->cpu_ns = cpu_now() - o->cpu_ns;
+    loop_usage(o, 0);
     atomic_store(&j->sh->t_end, o->t_last);
     o->frames = seq;
     o->ok = 1;
@@ -684,7 +711,7 @@ static int pipe_reader(struct job *j, int fd)
         return child_fail(o, "reader %d: out of memory", j->index + 1);
     plane_ptrs(fmt, buf, data);
     memset(buf, 0, fmt->size); /* fault it in before the clock starts */
-    o->cpu_ns = cpu_now();
+    loop_usage(o, 1);
     for (;;) {
         struct frame_hdr hdr;
         int64_t now;
@@ -711,7 +738,7 @@ static int pipe_reader(struct job *j, int fd)
             first = now;
         pace(j->cfg, first, o->frames);
     }
-    o->cpu_ns = cpu_now() - o->cpu_ns;
+    loop_usage(o, 0);
     o->ok = 1;
     rc = 0;
 out:
@@ -808,6 +835,8 @@ static void side_of(const bench_config *cfg, const struct shared *sh, bench_side
     side->writer.seconds = (double)(sh->writer.t_last - t0) / 1e9;
     side->writer.fps =
         side->writer.seconds > 0 ? (double)sh->writer.frames / side->writer.seconds : 0;
+    side->writer.vcsw = (uint64_t)sh->writer.vcsw;
+    side->writer.ivcsw = (uint64_t)sh->writer.ivcsw;
     side->writer.cpu_us_per_frame =
         sh->writer.frames ? (double)sh->writer.cpu_ns / 1e3 / (double)sh->writer.frames : 0;
     side->nb_readers = cfg->readers;
@@ -824,6 +853,8 @@ static void side_of(const bench_config *cfg, const struct shared *sh, bench_side
         p->seconds = o->t_last > t0 ? (double)(o->t_last - t0) / 1e9 : 0;
         p->fps = p->seconds > 0 ? (double)p->frames / p->seconds : 0;
         p->cpu_us_per_frame = p->frames ? (double)o->cpu_ns / 1e3 / (double)p->frames : 0;
+        p->vcsw = (uint64_t)o->vcsw;
+        p->ivcsw = (uint64_t)o->ivcsw;
         latency_of(o->hist, o->lat_max, &p->latency);
         for (int k = 0; k < BENCH_HIST_BUCKETS; k++)
             hist[k] += o->hist[k];
@@ -1279,7 +1310,9 @@ static void json_proc(FILE *f, const bench_proc *p, int is_reader)
     fprintf(f, "{\"frames\": %" PRIu64 ", ", p->frames);
     num(f, "seconds", p->seconds, 0);
     num(f, "fps", p->fps, 0);
-    num(f, "cpu_us_per_frame", p->cpu_us_per_frame, !is_reader);
+    num(f, "cpu_us_per_frame", p->cpu_us_per_frame, 0);
+    fprintf(f, "\"switches\": {\"voluntary\": %" PRIu64 ", \"involuntary\": %" PRIu64 "}%s",
+            p->vcsw, p->ivcsw, is_reader ? ", " : "");
     if (is_reader) {
         fprintf(f,
                 "\"drops\": %" PRIu64 ", \"overruns\": %" PRIu64 ", \"bad_checksums\": %" PRIu64
@@ -1584,6 +1617,7 @@ static int bench_sweep(const bench_config *base, const char *out_dir, int json)
     bench_result *res = NULL, *cache = NULL;
     struct plot_row rows[N_SIZES * N_READERS * N_POLICIES * N_TRANSPORTS];
     uint64_t bad = 0;
+    int nrows = 0, failed = 0;
     int have_gnuplot = on_path("gnuplot"), done = 0, rc = 1, first = 1;
     FILE *f = NULL;
 
@@ -1643,7 +1677,12 @@ static int bench_sweep(const bench_config *base, const char *out_dir, int json)
                     bench_error("%" PRIu32 "x%" PRIu32 ", %d readers, %s, %s: %s", cfg.width,
                                 cfg.height, cfg.readers, bench_policy_name(cfg.policy),
                                 bench_transport_name(cfg.transport), err);
-                    goto out;
+                    if (bench_stop)
+                        goto out;
+                    /* One failed point does not void the others. */
+                    failed++;
+                    done++;
+                    continue;
                 }
                 if (what & BENCH_DO_MEMCPY) {
                     cache->memcpy_done = 1;
@@ -1662,7 +1701,7 @@ static int bench_sweep(const bench_config *base, const char *out_dir, int json)
                 res->pipe = cache->pipe;
                 bench_ratios(res);
                 bad += res->bus.bad + res->pipe.bad + res->bus.seq_errors + res->pipe.seq_errors;
-                plot_row_of(res, &rows[done]);
+                plot_row_of(res, &rows[nrows++]);
                 csv_row(f, res);
                 fflush(f);
                 if (json) {
@@ -1685,7 +1724,7 @@ static int bench_sweep(const bench_config *base, const char *out_dir, int json)
         goto out;
     }
     f = NULL;
-    if (write_plot_script(gp, png, base, rows, done) < 0) {
+    if (write_plot_script(gp, png, base, rows, nrows) < 0) {
         bench_error("cannot write \"%s\": %s", gp, strerror(errno));
         goto out;
     }
@@ -1700,6 +1739,10 @@ static int bench_sweep(const bench_config *base, const char *out_dir, int json)
         fprintf(stderr, "framebus: bench: wrote %s and %s\n", csv, png);
     }
     rc = 0;
+    if (failed) {
+        bench_error("%d of %d runs failed (see above); they are not in the CSV", failed, total);
+        rc = 1;
+    }
     if (bad) {
         bench_error("%" PRIu64 " frames had a bad checksum or came out of order", bad);
         rc = 1;
