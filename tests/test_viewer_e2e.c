@@ -847,6 +847,31 @@ static void test_errors(void **state)
     }
 }
 
+/* DISPLAY names no server: an error, not a window nobody can see. */
+static void test_display_unreachable(void **state)
+{
+    char err[256];
+    (void)state;
+
+    path_in_tmp(err, sizeof(err), "display.err");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
+        setenv("DISPLAY", ":999", 1);
+        unsetenv("WAYLAND_DISPLAY");
+        unsetenv("SDL_VIDEODRIVER");
+        execl(VIEWER, VIEWER, "--bus", "nobody-here", (char *)NULL);
+        _exit(127);
+    }
+    assert_int_equal(tu_wait(pid, 30000), 1);
+    const char *log = slurp(err);
+    assert_int_equal(count_lines(log), 1);
+    assert_non_null(strstr(log, "framebus-viewer: cannot open display :999: "));
+    assert_non_null(strstr(log, "(try --headless)\n"));
+    unlink(err);
+}
+
 static void test_help(void **state)
 {
     char out[256];
@@ -915,6 +940,7 @@ int main(void)
         cmocka_unit_test(test_producer_ends_and_returns),
         cmocka_unit_test(test_several_viewers),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_display_unreachable),
         cmocka_unit_test(test_help),
     };
     signal(SIGPIPE, SIG_IGN);

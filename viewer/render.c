@@ -51,9 +51,20 @@ int viewer_render_open(struct viewer_render *rd, const struct viewer_opts *o, ch
          * context, which costs seconds of start-up and a GPU stack. */
         SDL_SetHintWithPriority(SDL_HINT_FRAMEBUFFER_ACCELERATION, "0", SDL_HINT_OVERRIDE);
         wflags |= SDL_WINDOW_HIDDEN;
+    } else {
+        /* A window the user can see, or an error: without this, SDL falls
+         * back to its offscreen driver when DISPLAY names no server. An
+         * SDL_VIDEODRIVER in the environment still wins. */
+        const char *x = getenv("DISPLAY"), *wl = getenv("WAYLAND_DISPLAY");
+        int has_x = x && *x, has_wl = wl && *wl;
+        SDL_SetHint(SDL_HINT_VIDEODRIVER, has_x && has_wl ? "x11,wayland"
+                                          : has_wl        ? "wayland"
+                                                          : "x11");
     }
     if (SDL_InitSubSystem(SDL_INIT_VIDEO) < 0) {
-        snprintf(err, errlen, "cannot open a display: %s (try --headless)", SDL_GetError());
+        const char *x = getenv("DISPLAY"), *wl = getenv("WAYLAND_DISPLAY");
+        snprintf(err, errlen, "cannot open display %s%s%s: %s (try --headless)", x && *x ? x : "",
+                 x && *x && wl && *wl ? " / " : "", wl && *wl ? wl : "", SDL_GetError());
         return -EIO;
     }
     if (o->fullscreen && !rd->headless) {
