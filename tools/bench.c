@@ -595,8 +595,9 @@ static int bus_reader(struct job *j)
         good = frame_ok(j->fmt, j->pool, f.data, f.seq, &hdr);
         if (cfg->policy == FBUS_POLICY_LOSSLESS ? f.seq != last + 1 : f.seq <= last)
             o->seq_errors++;
+        /* Skipped frames, not counting warm-up ones we never saw. */
+        o->drops += last >= cfg->slots ? f.dropped : f.seq - cfg->slots - 1;
         last = f.seq;
-        o->drops += f.dropped;
         o->frames++;
         o->t_last = now;
         err = fbus_reader_release(r, &f);
