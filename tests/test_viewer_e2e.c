@@ -861,6 +861,8 @@ static void test_display_unreachable(void **state)
         setenv("DISPLAY", ":999", 1);
         unsetenv("WAYLAND_DISPLAY");
         unsetenv("SDL_VIDEODRIVER");
+        /* SDL's X11 start-up leaves a libdbus allocation behind. */
+        setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
         execl(VIEWER, VIEWER, "--bus", "nobody-here", (char *)NULL);
         _exit(127);
     }
