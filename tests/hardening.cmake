@@ -62,6 +62,9 @@ fbus_add_test(test_fault
     LIBS framebus_internal
     TIMEOUT 180
     LABELS protocol)
+if(TARGET framebus_cmd)
+    target_compile_definitions(test_fault PRIVATE FBUS_CMD_PATH="$<TARGET_FILE:framebus_cmd>")
+endif()
 
 # --- hostile region: a writer-side process scribbles over the control part
 # while readers (and framebus cat / the viewer, when built) are attached.

@@ -15,9 +15,13 @@
  * never waits longer than the liveness bound, and at the end the reader table
  * holds exactly the live readers.
  *
+ * With the programs built, `framebus cat --follow` goes through 10 producer
+ * kills per transport and writes every frame each producer got out, intact.
+ *
  * Both end with no /dev/shm entry and no SysV segment left behind.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -722,6 +726,158 @@ static void test_reader_killed_while_claiming(void **state)
     }
 }
 
+#ifdef FBUS_CMD_PATH
+#define CAT_ROUNDS 10
+#define CAT_FRAMES 20
+
+/* A producer for `framebus cat`: waits for its reader, then publishes up to
+ * CAT_FRAMES frames a millisecond apart and idles until killed. */
+static int cat_producer_main(void *arg)
+{
+    const struct job *j = arg;
+    fbus_writer_opts wo = {.transport = j->t, .format = &fmt};
+    int64_t deadline = tu_now_ns() + 5 * TU_SEC;
+    fbus_writer *w = NULL;
+    int rc;
+
+    default_signals();
+    catch_term();
+    while ((rc = fbus_writer_open(j->name, &wo, &w)) == FBUS_EBUSY && tu_now_ns() < deadline)
+        tu_sleep_ms(5);
+    if (rc != 0)
+        return 10;
+    if (fbus_writer_wait_readers(w, 1, 10 * TU_SEC) != 0)
+        return 11;
+    for (int i = 0; i < CAT_FRAMES && !stop; i++) {
+        if (tu_publish(w, &fmt, STALL_LIMIT_NS, NULL) != 0)
+            return 12;
+        tu_sleep_ms(1);
+    }
+    while (!stop)
+        tu_sleep_ms(5);
+    fbus_writer_close(w);
+    return 0;
+}
+
+/* FNV-1a, as testutil.h's checksum, over one raw frame as cat writes it. */
+static uint64_t raw_checksum(const uint8_t *p, size_t n)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+/* `framebus cat --follow` (lossless) through producers SIGKILLed at random
+ * points: it keeps running, and writes, for each producer, exactly frames
+ * 1, 2, 3... as far as that producer got, each one intact. */
+static void run_cat_follow(fbus_transport t)
+{
+    char out[128], *argv[8];
+    struct job pj = {0};
+    uint64_t sums[CAT_FRAMES + 1];
+    size_t fsize = 0;
+    uint8_t *buf = NULL;
+    long len;
+    FILE *f;
+    pid_t cat;
+    int sessions = 0, status;
+    uint64_t prev = 0;
+
+    for (uint32_t p = 0; p < fmt.nb_planes; p++)
+        fsize += (size_t)fmt.planes[p].row_bytes * fmt.planes[p].rows;
+    for (uint64_t s = 1; s <= CAT_FRAMES; s++)
+        sums[s] = tu_pattern_checksum(&fmt, s);
+    remember(tu_bus_name(pj.name, sizeof(pj.name), "catkill"));
+    pj.t = t;
+    snprintf(out, sizeof(out), "/tmp/fbus-catkill-%d.raw", (int)getpid());
+    argv[0] = (char *)FBUS_CMD_PATH;
+    argv[1] = (char *)"cat";
+    argv[2] = pj.name;
+    argv[3] = (char *)"--follow";
+    argv[4] = (char *)"--transport";
+    argv[5] = (char *)tu_transport_name(t);
+    argv[6] = NULL;
+    fflush(NULL);
+    cat = fork();
+    if (cat == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int nul = open("/dev/null", O_WRONLY);
+        if (fd < 0 || nul < 0 || dup2(fd, 1) < 0 || dup2(nul, 2) < 0)
+            _exit(126);
+        alarm(60);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    assert_true(cat > 0);
+    kids[nb_kids++] = cat;
+
+    for (int round = 0; round < CAT_ROUNDS; round++) {
+        int last = round == CAT_ROUNDS - 1;
+        int64_t deadline = tu_now_ns() + 10 * TU_SEC;
+        pid_t prod = spawn(cat_producer_main, &pj, 30);
+        fbus_stats st;
+
+        /* Kill it once its first frame is out, at a random point after. */
+        while (fbus_stat(pj.name, t, &st) != 0 || st.frames == 0 || st.producer_pid != prod) {
+            if (tu_now_ns() > deadline)
+                fail_msg("%s: round %d: cat never attached to the producer", tu_transport_name(t),
+                         round);
+            tu_sleep_ms(2);
+        }
+        tu_sleep_ms(rand() % 30);
+        kill(prod, last ? SIGTERM : SIGKILL);
+        assert_int_equal(tu_wait(prod, 10000), last ? 0 : 128 + SIGKILL);
+        assert_int_equal(waitpid(cat, &status, WNOHANG), 0); /* cat lives on */
+    }
+    tu_sleep_ms(300);
+    kill(cat, SIGTERM);
+    assert_int_equal(tu_wait(cat, 10000), 0);
+
+    f = fopen(out, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    rewind(f);
+    assert_true(len > 0);
+    assert_int_equal((size_t)len % fsize, 0);
+    buf = malloc((size_t)len);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    unlink(out);
+    for (size_t off = 0; off < (size_t)len; off += fsize) {
+        uint64_t sum = raw_checksum(buf + off, fsize);
+        if (sum == sums[1]) {
+            sessions++;
+            prev = 1;
+        } else if (prev && prev < CAT_FRAMES && sum == sums[prev + 1]) {
+            prev++;
+        } else {
+            free(buf);
+            fail_msg("%s: frame %zu of cat's output is neither frame %llu nor a first frame",
+                     tu_transport_name(t), off / fsize, (unsigned long long)prev + 1);
+        }
+    }
+    free(buf);
+    print_message("%s: framebus cat followed %d producers (%ld frames)\n", tu_transport_name(t),
+                  sessions, len / (long)fsize);
+    assert_int_equal(sessions, CAT_ROUNDS);
+    tu_bus_cleanup(pj.name);
+}
+
+static void test_cat_follows_killed_producers(void **state)
+{
+    (void)state;
+    srand((unsigned)getpid());
+    run_cat_follow(FBUS_TRANSPORT_POSIX);
+    run_cat_follow(FBUS_TRANSPORT_SYSV);
+}
+#endif
+
 static int setup_group(void **state)
 {
     (void)state;
@@ -737,6 +893,9 @@ int main(void)
         cmocka_unit_test_teardown(test_kill_readers_posix, teardown),
         cmocka_unit_test_teardown(test_kill_readers_sysv, teardown),
         cmocka_unit_test_teardown(test_reader_killed_while_claiming, teardown),
+#ifdef FBUS_CMD_PATH
+        cmocka_unit_test_teardown(test_cat_follows_killed_producers, teardown),
+#endif
     };
 
     /* TEST_FILTER=test_kill_readers_* runs only some of them. */
