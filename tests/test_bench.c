@@ -482,6 +482,35 @@ static void test_latest_sysv_json(void **state)
     run_free(&r);
 }
 
+static void test_paced_json(void **state)
+{
+    struct run r;
+    struct jv *root;
+
+    (void)state;
+    run_framebus(&r, NULL, "bench", "--size", "64x48", "--frames", "20", "--readers", "2",
+                 "--slots", "4", "--reader-fps", "2000", "--rounds", "1", "--policy", "lossless",
+                 "--json", NULL);
+    if (r.status != 0)
+        fail_msg("framebus bench exited %d: %s", r.status, r.err);
+    root = json_parse(r.out);
+    if (!root)
+        fail_msg("not JSON: %s", r.out);
+    assert_common(root, 2, "lossless", "posix");
+    assert_int_equal((int)jnum(root, "slots"), 4);
+    assert_int_equal((int)jnum(root, "rounds"), 1);
+    assert_true(jnum(root, "reader_fps_limit") == 2000.0);
+    assert_true(jnum(root, "bus.writer.switches.voluntary") >= 0);
+    assert_true(jnum(root, "bus.readers.1.switches.involuntary") >= 0);
+    /* Paced lossless readers still get every frame. */
+    assert_int_equal((int)jnum(root, "bus.readers.0.frames"), 20);
+    assert_int_equal((int)jnum(root, "bus.readers.1.frames"), 20);
+    assert_int_equal((int)jnum(root, "pipe.readers.1.frames"), 20);
+    jv_free(root);
+    assert_no_leftover(r.pid);
+    run_free(&r);
+}
+
 static void test_table(void **state)
 {
     struct run r;
@@ -551,6 +580,9 @@ static void test_bad_options(void **state)
     expect_usage("bad slot count \"1\" (2 to 64)", "--slots", "1", NULL);
     expect_usage("bad frame count \"-3\" (a positive number)", "--frames", "-3", NULL);
     expect_usage("bad duration \"soon\" (seconds, more than 0)", "--seconds", "soon", NULL);
+    expect_usage("bad round count \"0\" (1 to 64)", "--rounds", "0", NULL);
+    expect_usage("bad reader rate \"0\" (frames per second, more than 0)", "--reader-fps", "0",
+                 NULL);
     expect_usage("--frames and --seconds cannot be used together", "--frames", "10", "--seconds",
                  "1", NULL);
     expect_usage("option \"--frames\" needs a value", "--frames", NULL);
@@ -569,7 +601,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),   cmocka_unit_test(test_help),
         cmocka_unit_test(test_lossless_json), cmocka_unit_test(test_latest_sysv_json),
-        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_paced_json),    cmocka_unit_test(test_table),
     };
 
     signal(SIGPIPE, SIG_IGN);
