@@ -140,7 +140,9 @@ struct fbus__slot_desc {
     int32_t tb_den;
     int64_t publish_ns;
     uint32_t flags;
-    uint32_t pad0;
+    /* 1 while the writer considers this slot for reuse: readers do not pin
+     * it then. The lock changes only once the writer is sure. */
+    _Atomic uint32_t claim;
     uint8_t pad1[FBUS__CACHELINE - 40];
     fbus_format format;
 };

@@ -251,10 +251,10 @@ static void count(struct fbus_reader *r, _Atomic uint64_t *shared, uint64_t *own
 }
 
 /*
- * Pin frame `seq` in slot i and make sure the writer has not started on that
- * slot: 1 if the frame is ours until release, 0 if it moved on. The pin store
- * and the lock load are both seq_cst; the writer stores the odd lock and then
- * loads the pins, also seq_cst, so one of us sees the other.
+ * Pin frame `seq` in slot i and make sure the writer is not taking that slot:
+ * 1 if the frame is ours until release, 0 if it moved on. The pin store and
+ * the claim load are both seq_cst; the writer stores the claim and then loads
+ * the pins, also seq_cst, so one of us sees the other.
  */
 static int pin(struct fbus_reader *r, uint32_t i, uint64_t seq)
 {
@@ -262,7 +262,8 @@ static int pin(struct fbus_reader *r, uint32_t i, uint64_t seq)
 
     if (r->entry)
         atomic_store_explicit(&r->entry->pin, FBUS__CURSOR(seq, i), memory_order_seq_cst);
-    if (atomic_load_explicit(&d->lock, memory_order_seq_cst) == 2 * seq)
+    if (atomic_load_explicit(&d->claim, memory_order_seq_cst) == 0 &&
+        atomic_load_explicit(&d->lock, memory_order_seq_cst) == 2 * seq)
         return 1;
     if (r->entry)
         atomic_store_explicit(&r->entry->pin, 0, memory_order_release);

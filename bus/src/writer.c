@@ -164,8 +164,13 @@ static int create_region(struct fbus_writer *w, uint64_t capacity)
         if (err != -EEXIST)
             break;
         err = stale_region(w->name, w->transport, &old);
-        if (err == -ENOENT)
-            continue; /* it went away meanwhile */
+        if (err == -ENOENT) {
+            /* It went away meanwhile; or, the second time, the name is a
+             * SysV key file whose segment is gone: garbage to remove. */
+            if (attempt > 0)
+                w->rg.tp->unlink(w->name, NULL);
+            continue;
+        }
         if (err == -EAGAIN || err == FBUS_EBADREGION || err == FBUS_EVERSION)
             err = -EEXIST;
         if (err < 0)
@@ -414,10 +419,11 @@ static uint64_t oldest_needed(const struct fbus__region *rg)
 
 /*
  * Try to claim a slot for frame `seq`. Candidates are tried oldest first. A
- * slot is claimed by making its lock odd and only then looking at the pins:
- * a reader pins first and re-checks the lock after, so either it sees the odd
- * lock and retries, or we see its pin (both sides use seq_cst, which orders
- * each one's store before its load). Returns the slot, or -1 with *forced
+ * slot is claimed by raising its claim word and only then looking at the
+ * pins: a reader pins first and then checks the claim word, so either it sees
+ * the claim and retries, or we see its pin (both sides use seq_cst, which
+ * orders each one's store before its load). Only a slot found unpinned has
+ * its lock changed, so a reader's check at release is exact. Returns the slot, or -1 with *forced
  * set to the slot that only latest readers hold, if any. *needp is the
  * oldest frame a lossless reader still needed.
  */
@@ -454,14 +460,17 @@ static int claim_slot(struct fbus_writer *w, uint64_t seq, int *forced, uint64_t
             *forced = -1;
             break;
         }
-        atomic_store_explicit(&d->lock, 2 * seq + 1, memory_order_seq_cst);
-        if (!old || !pinned(rg, i, old))
+        atomic_store_explicit(&d->claim, 1, memory_order_seq_cst);
+        if (!old || !pinned(rg, i, old)) {
+            atomic_store_explicit(&d->lock, 2 * seq + 1, memory_order_seq_cst);
+            atomic_store_explicit(&d->claim, 0, memory_order_release);
             return (int)i;
-        /* Held by a reader: put the frame back as it was, nothing changed. */
-        atomic_store_explicit(&d->lock, 2 * old, memory_order_release);
+        }
+        /* Held by a reader: let go; the frame never changed, so its reader
+         * will find it intact at release. */
+        atomic_store_explicit(&d->claim, 0, memory_order_release);
         if (*forced < 0)
             *forced = (int)i;
-        continue;
     }
     return -1;
 }
