@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFBUS_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFBUS_BUILD_PROGRAMS=ON -DFBUS_BUILD_TESTS=OFF >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
 bus=demo-$$
 build/producer/framebus-producer --bus "$bus" --quiet &

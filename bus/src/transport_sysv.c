@@ -46,20 +46,14 @@ static int attach(int id, int writable, struct fbus__mapping *m)
     return 0;
 }
 
-static int sysv_create(const char *name, int temp, uint64_t size, uint32_t mode,
-                       struct fbus__mapping *m)
+/* Create a key file and a segment under its key. -EEXIST if the key is
+ * taken by a live segment (ftok keeps only 16 bits of the inode, so keys of
+ * different files can collide). */
+static int create_keyed(const char *path, uint64_t size, uint32_t mode, struct fbus__mapping *m)
 {
-    char path[sizeof(m->path)];
     key_t key;
     int fd, id = -1, err;
 
-    if (temp) {
-        char t[64];
-        fbus__temp_name(t, sizeof(t));
-        snprintf(path, sizeof(path), FBUS__SHM_DIR "/%s.sysv", t);
-    } else {
-        fbus__sysv_keyfile(name, path, sizeof(path));
-    }
     fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
@@ -72,8 +66,8 @@ static int sysv_create(const char *name, int temp, uint64_t size, uint32_t mode,
         goto fail;
     id = shmget(key, size, IPC_CREAT | IPC_EXCL | (int)(mode & 0777));
     if (id < 0 && errno == EEXIST) {
-        /* Our key file is new, so a segment under its key is a leftover of an
-         * older key file that had the same inode. Remove it if it is ours. */
+        /* A segment nobody is attached to under our new key is a leftover
+         * of a producer that crashed: remove it if it is ours. */
         struct shmid_ds ds;
         int old = shmget(key, 0, 0);
         if (old >= 0 && shmctl(old, IPC_STAT, &ds) == 0 && ds.shm_perm.uid == geteuid() &&
@@ -88,7 +82,7 @@ static int sysv_create(const char *name, int temp, uint64_t size, uint32_t mode,
     err = attach(id, 1, m);
     if (err < 0)
         goto fail;
-    memcpy(m->path, path, sizeof(path));
+    memcpy(m->path, path, sizeof(m->path));
     return 0;
 
 fail_errno:
@@ -99,6 +93,27 @@ fail:
     if (id >= 0)
         shmctl(id, IPC_RMID, NULL);
     unlink(path);
+    return err;
+}
+
+static int sysv_create(const char *name, int temp, uint64_t size, uint32_t mode,
+                       struct fbus__mapping *m)
+{
+    char path[sizeof(m->path)];
+    int err = -EEXIST;
+
+    if (!temp) {
+        fbus__sysv_keyfile(name, path, sizeof(path));
+        return create_keyed(path, size, mode, m);
+    }
+    /* A temporary key file whose key collides with a live bus's is simply
+     * replaced by another one, with another inode. */
+    for (int attempt = 0; attempt < 16 && err == -EEXIST; attempt++) {
+        char t[64];
+        fbus__temp_name(t, sizeof(t));
+        snprintf(path, sizeof(path), FBUS__SHM_DIR "/%s.sysv", t);
+        err = create_keyed(path, size, mode, m);
+    }
     return err;
 }
 
