@@ -37,6 +37,8 @@ struct fbus__transport {
     /* Give a temp object the bus name if no one holds it: 0 or -EEXIST. A
      * region is thus never visible under its name before it is complete. */
     int (*link)(const char *name, struct fbus__mapping *m);
+    /* Whether the bus name still refers to the object behind m. */
+    int (*owns)(const char *name, const struct fbus__mapping *m);
     /* Atomically give a temp object the bus name, replacing what held it. */
     int (*rename)(const char *name, struct fbus__mapping *m);
     /* Remove the object behind m, whatever its name now, and unmap it. */

@@ -138,6 +138,15 @@ static int posix_unlink(const char *name, const struct fbus__mapping *m)
     return 0;
 }
 
+static int posix_owns(const char *name, const struct fbus__mapping *m)
+{
+    char file[sizeof(m->path)];
+    struct stat st;
+
+    snprintf(file, sizeof(file), FBUS__SHM_DIR "/" FBUS__POSIX_PREFIX "%s", name);
+    return lstat(file, &st) == 0 && (uint64_t)st.st_ino == m->ident;
+}
+
 static int posix_link(const char *name, struct fbus__mapping *m)
 {
     char dst[sizeof(m->path)];
@@ -200,6 +209,7 @@ const struct fbus__transport fbus__transport_posix = {
     .name = "posix",
     .create = posix_create,
     .link = posix_link,
+    .owns = posix_owns,
     .rename = posix_rename,
     .destroy = posix_destroy,
     .open = posix_open,

@@ -180,6 +180,15 @@ static int sysv_unlink(const char *name, const struct fbus__mapping *m)
  * owner to remove. */
 static void sysv_close(struct fbus__mapping *m);
 
+static int sysv_owns(const char *name, const struct fbus__mapping *m)
+{
+    char path[sizeof(m->path)];
+    key_t key;
+
+    fbus__sysv_keyfile(name, path, sizeof(path));
+    return key_of(path, &key) == 0 && shmget(key, 0, 0) == m->shmid;
+}
+
 static int sysv_link(const char *name, struct fbus__mapping *m)
 {
     char dst[sizeof(m->path)];
@@ -240,6 +249,7 @@ const struct fbus__transport fbus__transport_sysv = {
     .name = "sysv",
     .create = sysv_create,
     .link = sysv_link,
+    .owns = sysv_owns,
     .rename = sysv_rename,
     .destroy = sysv_destroy,
     .open = sysv_open,

@@ -268,8 +268,12 @@ FBUS_EXTERN void fbus_writer_close(fbus_writer *w)
     }
     if (w->rg.hdr) {
         finish_region(&w->rg, FBUS__STATE_ENDED);
-        w->rg.tp->unlink(w->name, &w->rg.map);
-        fbus__region_detach(&w->rg);
+        if (strstr(w->rg.map.path, "/" FBUS__TEMP_PREFIX)) {
+            w->rg.tp->destroy(&w->rg.map); /* a region that never got the name */
+        } else {
+            w->rg.tp->unlink(w->name, &w->rg.map);
+            fbus__region_detach(&w->rg);
+        }
     }
     pthread_mutex_destroy(&w->lock);
     free(w);
@@ -361,7 +365,13 @@ static int move_region(struct fbus_writer *w, uint64_t capacity)
     err = fbus__region_create(w->name, w->transport, 1, w->slots, capacity, w->mode, &fresh);
     if (err < 0)
         return err;
-    err = fresh.tp->rename(w->name, &fresh.map);
+    /* Take the name over from our old region only; if someone removed it
+     * and another producer holds it now, the new region stays nameless
+     * (its readers followed us here, new ones find the other producer). */
+    if (old.tp->owns(w->name, &old.map))
+        err = fresh.tp->rename(w->name, &fresh.map);
+    else if ((err = fresh.tp->link(w->name, &fresh.map)) == -EEXIST)
+        err = 0;
     if (err < 0) {
         fresh.tp->destroy(&fresh.map);
         return err;
