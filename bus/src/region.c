@@ -159,7 +159,7 @@ void fbus__sweep_temp(void)
     if (!d)
         return;
     while ((de = readdir(d)) != NULL) {
-        char path[sizeof(((struct fbus__mapping *)0)->path)];
+        char path[sizeof(FBUS__SHM_DIR) + sizeof(de->d_name)];
         const char *n = de->d_name;
         size_t len = strlen(n);
         struct stat st;
