@@ -196,7 +196,9 @@ static int reader_main(void *arg)
 }
 
 /* Start a program with stdout to /dev/null and stderr to a file. */
-static pid_t spawn_program(struct ctx *c, const char *errfile, char *const argv[])
+/* Unused in builds without the programs (the TSan pass). */
+__attribute__((unused)) static pid_t spawn_program(struct ctx *c, const char *errfile,
+                                                   char *const argv[])
 {
     pid_t pid;
 
