@@ -129,7 +129,10 @@ int64_t fbus__realtime_ns(void);
 int64_t fbus__age_ns(int64_t now, int64_t then);
 void fbus__sleep_ns(int64_t ns);
 void fbus__posix_path(const char *name, char *buf, size_t len); /* "/framebus.NAME" */
-void fbus__temp_name(char *buf, size_t len);                    /* "framebus-tmp.PID.RANDOM" */
+/* Call fn for every valid bus name behind prefix in /dev/shm. */
+int fbus__list_names(const char *prefix, fbus_transport t,
+                     int (*fn)(const char *, fbus_transport, void *), void *opaque);
+void fbus__temp_name(char *buf, size_t len); /* "framebus-tmp.PID.RANDOM" */
 void fbus__sysv_keyfile(const char *name, char *buf,
                         size_t len); /* "/dev/shm/framebus-sysv.NAME" */
 

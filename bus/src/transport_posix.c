@@ -3,7 +3,6 @@
  * POSIX shared memory transport: one shm_open object per bus, named
  * "/framebus.NAME", sized with ftruncate, its size learnt with fstat.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -188,21 +187,7 @@ static void posix_destroy(struct fbus__mapping *m)
 
 static int posix_list(int (*fn)(const char *, fbus_transport, void *), void *opaque)
 {
-    DIR *d = opendir(FBUS__SHM_DIR);
-    struct dirent *de;
-    size_t plen = strlen(FBUS__POSIX_PREFIX);
-    int rc = 0;
-
-    if (!d)
-        return -errno;
-    while (rc == 0 && (de = readdir(d)) != NULL) {
-        const char *n = de->d_name;
-        if (strncmp(n, FBUS__POSIX_PREFIX, plen) != 0 || fbus_name_check(n + plen) != 0)
-            continue;
-        rc = fn(n + plen, FBUS_TRANSPORT_POSIX, opaque);
-    }
-    closedir(d);
-    return rc;
+    return fbus__list_names(FBUS__POSIX_PREFIX, FBUS_TRANSPORT_POSIX, fn, opaque);
 }
 
 const struct fbus__transport fbus__transport_posix = {

@@ -5,7 +5,6 @@
  * file also makes SysV buses visible to `framebus list`. Size and owner come
  * from shmctl(IPC_STAT); IPC_RMID on close.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -228,21 +227,7 @@ static void sysv_close(struct fbus__mapping *m)
 
 static int sysv_list(int (*fn)(const char *, fbus_transport, void *), void *opaque)
 {
-    DIR *d = opendir(FBUS__SHM_DIR);
-    struct dirent *de;
-    size_t plen = strlen(FBUS__SYSV_PREFIX);
-    int rc = 0;
-
-    if (!d)
-        return -errno;
-    while (rc == 0 && (de = readdir(d)) != NULL) {
-        const char *n = de->d_name;
-        if (strncmp(n, FBUS__SYSV_PREFIX, plen) != 0 || fbus_name_check(n + plen) != 0)
-            continue;
-        rc = fn(n + plen, FBUS_TRANSPORT_SYSV, opaque);
-    }
-    closedir(d);
-    return rc;
+    return fbus__list_names(FBUS__SYSV_PREFIX, FBUS_TRANSPORT_SYSV, fn, opaque);
 }
 
 const struct fbus__transport fbus__transport_sysv = {

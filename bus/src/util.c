@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Clocks, randomness and the names objects get in each namespace. */
+#include <dirent.h>
 #include <errno.h>
+#include <string.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <time.h>
@@ -67,4 +69,24 @@ void fbus__temp_name(char *buf, size_t len)
 void fbus__sysv_keyfile(const char *name, char *buf, size_t len)
 {
     snprintf(buf, len, FBUS__SHM_DIR "/" FBUS__SYSV_PREFIX "%s", name);
+}
+
+int fbus__list_names(const char *prefix, fbus_transport t,
+                     int (*fn)(const char *, fbus_transport, void *), void *opaque)
+{
+    DIR *d = opendir(FBUS__SHM_DIR);
+    struct dirent *de;
+    size_t plen = strlen(prefix);
+    int rc = 0;
+
+    if (!d)
+        return -errno;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strncmp(n, prefix, plen) != 0 || fbus_name_check(n + plen) != 0)
+            continue;
+        rc = fn(n + plen, t, opaque);
+    }
+    closedir(d);
+    return rc;
 }
