@@ -30,10 +30,9 @@ struct fbus__mapping {
  */
 struct fbus__transport {
     const char *name;
-    /* Create the object exclusively and map it read-write: 0, -EEXIST...
-     * With temp, it gets a private temporary name for rename() to publish. */
-    int (*create)(const char *name, int temp, uint64_t size, uint32_t mode,
-                  struct fbus__mapping *m);
+    /* Create an object under a private temporary name and map it
+     * read-write; link() or rename() gives it the bus name later. */
+    int (*create)(uint64_t size, uint32_t mode, struct fbus__mapping *m);
     /* Give a temp object the bus name if no one holds it: 0 or -EEXIST. A
      * region is thus never visible under its name before it is complete. */
     int (*link)(const char *name, struct fbus__mapping *m);
@@ -97,8 +96,9 @@ static inline uint32_t fbus__readers_hw(const struct fbus__region *rg)
 }
 
 /* region.c */
-int fbus__region_create(const char *name, fbus_transport t, int temp, uint32_t slots,
-                        uint64_t capacity, uint32_t mode, struct fbus__region *rg);
+/* Make a complete region for bus `name` under a temporary name. */
+int fbus__region_create(const char *name, fbus_transport t, uint32_t slots, uint64_t capacity,
+                        uint32_t mode, struct fbus__region *rg);
 int fbus__region_attach(const char *name, fbus_transport t, int want_write,
                         struct fbus__region *rg);
 void fbus__region_detach(struct fbus__region *rg);

@@ -59,8 +59,8 @@ static void fill_region(struct fbus__region *rg, const struct fbus__header *h)
     rg->producer_start = h->producer_start;
 }
 
-int fbus__region_create(const char *name, fbus_transport t, int temp, uint32_t slots,
-                        uint64_t capacity, uint32_t mode, struct fbus__region *rg)
+int fbus__region_create(const char *name, fbus_transport t, uint32_t slots, uint64_t capacity,
+                        uint32_t mode, struct fbus__region *rg)
 {
     struct fbus__geometry g;
     struct fbus__header h;
@@ -75,7 +75,7 @@ int fbus__region_create(const char *name, fbus_transport t, int temp, uint32_t s
     err = fbus__geometry(slots, FBUS_MAX_READERS, capacity, &g);
     if (err < 0)
         return err;
-    err = rg->tp->create(name, temp, g.total_size, mode, &rg->map);
+    err = rg->tp->create(g.total_size, mode, &rg->map);
     if (err < 0)
         return err;
 

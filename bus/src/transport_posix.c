@@ -28,20 +28,14 @@ static int map_fd(int fd, uint64_t size, int writable, struct fbus__mapping *m)
     return 0;
 }
 
-static int posix_create(const char *name, int temp, uint64_t size, uint32_t mode,
-                        struct fbus__mapping *m)
+static int posix_create(uint64_t size, uint32_t mode, struct fbus__mapping *m)
 {
-    char path[96];
+    char path[96], t[64];
     int fd, err;
     struct stat st;
 
-    if (temp) {
-        char t[64];
-        fbus__temp_name(t, sizeof(t));
-        snprintf(path, sizeof(path), "/%s", t);
-    } else {
-        fbus__posix_path(name, path, sizeof(path));
-    }
+    fbus__temp_name(t, sizeof(t));
+    snprintf(path, sizeof(path), "/%s", t);
     fd = shm_open(path, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;

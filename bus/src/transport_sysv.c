@@ -95,16 +95,11 @@ fail:
     return err;
 }
 
-static int sysv_create(const char *name, int temp, uint64_t size, uint32_t mode,
-                       struct fbus__mapping *m)
+static int sysv_create(uint64_t size, uint32_t mode, struct fbus__mapping *m)
 {
     char path[sizeof(m->path)];
     int err = -EEXIST;
 
-    if (!temp) {
-        fbus__sysv_keyfile(name, path, sizeof(path));
-        return create_keyed(path, size, mode, m);
-    }
     /* A temporary key file whose key collides with a live bus's is simply
      * replaced by another one, with another inode. */
     for (int attempt = 0; attempt < 16 && err == -EEXIST; attempt++) {

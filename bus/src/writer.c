@@ -25,7 +25,6 @@ struct fbus_writer {
     uint32_t newest;                   /* slot of the newest frame */
     int holding;                       /* a slot is acquired */
     uint32_t held;                     /* which */
-    uint64_t held_prev;                /* frame it held before */
     int follow_readers;                /* lossless readers to wait for */
 
     /* Heartbeat thread; the lock guards `rg` against a region move. */
@@ -156,7 +155,7 @@ static int create_region(struct fbus_writer *w, uint64_t capacity)
     int err;
 
     fbus__sweep_temp();
-    err = fbus__region_create(w->name, w->transport, 1, w->slots, capacity, w->mode, &w->rg);
+    err = fbus__region_create(w->name, w->transport, w->slots, capacity, w->mode, &w->rg);
     if (err < 0)
         return err;
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -362,7 +361,7 @@ static int move_region(struct fbus_writer *w, uint64_t capacity)
     struct fbus__region old = w->rg, fresh;
     int err;
 
-    err = fbus__region_create(w->name, w->transport, 1, w->slots, capacity, w->mode, &fresh);
+    err = fbus__region_create(w->name, w->transport, w->slots, capacity, w->mode, &fresh);
     if (err < 0)
         return err;
     /* Take the name over from our old region only; if someone removed it
@@ -538,7 +537,6 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
             atomic_fetch_add_explicit(&h->forced, 1, memory_order_relaxed);
         }
         if (i >= 0) {
-            w->held_prev = w->slot_seq[i];
             fill_slot(w, (uint32_t)i, fmt, slot);
             return 0;
         }
