@@ -33,38 +33,17 @@
         }                                                                                          \
     } while (0)
 
-struct ctx {
-    char name[FBUS_NAME_MAX + 1];
-    fbus_format fmt;
-};
-
 static int setup(void **state)
 {
-    struct ctx *c = calloc(1, sizeof(*c));
-
-    if (!c)
-        return -1;
-    tu_bus_name(c->name, sizeof(c->name), "err");
-    if (fbus_format_init(&c->fmt, "gray", 64, 64, 0) != 0) {
-        free(c);
-        return -1;
-    }
-    *state = c;
-    return 0;
+    return tu_fixture_setup(state, "err");
 }
 
 static int teardown(void **state)
 {
-    struct ctx *c = *state;
-
-    alarm(0);
-    tu_kill_children();
-    tu_bus_cleanup(c->name);
-    free(c);
-    return 0;
+    return tu_fixture_teardown(state);
 }
 
-static fbus_writer *open_writer(const struct ctx *c, fbus_transport t, uint32_t slots,
+static fbus_writer *open_writer(const struct tu_fixture *c, fbus_transport t, uint32_t slots,
                                 uint32_t mode)
 {
     fbus_writer_opts o = {0};
@@ -83,7 +62,7 @@ static fbus_writer *open_writer(const struct ctx *c, fbus_transport t, uint32_t 
     return w;
 }
 
-static fbus_reader *open_reader(const struct ctx *c, fbus_transport t, fbus_policy policy,
+static fbus_reader *open_reader(const struct tu_fixture *c, fbus_transport t, fbus_policy policy,
                                 uint32_t flags)
 {
     fbus_reader_opts o = {0};
@@ -125,7 +104,7 @@ static void test_bad_names(void **state)
         "a b",
         "x\n",
         "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"};
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -151,7 +130,7 @@ static void test_bad_names(void **state)
 
 static void test_no_such_bus(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_reader_opts ro = {.transport = tu_transports[t]};
@@ -178,7 +157,7 @@ static void test_no_such_bus(void **state)
 
 static int child_open_writer(void *arg)
 {
-    const struct ctx *c = arg;
+    const struct tu_fixture *c = arg;
     fbus_writer_opts o = {0};
     fbus_writer *w = (fbus_writer *)&o;
 
@@ -194,7 +173,7 @@ static int child_open_writer(void *arg)
 
 static void test_busy(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
     fbus_writer *w[2];
 
     for (int t = 0; t < 2; t++)
@@ -226,7 +205,7 @@ static void test_busy(void **state)
 
 /* What the unprivileged child checks, by mode of the bus. */
 struct perm_arg {
-    const struct ctx *c;
+    const struct tu_fixture *c;
     uint32_t mode;
     gid_t gid;
     uint64_t seq; /* frame published before the fork */
@@ -339,7 +318,7 @@ static int child_group_lossless(void *arg)
 
 static void test_permissions(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
     struct perm_arg a = {.c = c};
     fbus_writer *w[2];
     fbus_stats st;
@@ -430,7 +409,7 @@ static void test_permissions(void **state)
 
 static void test_writer_misuse(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 3, 0);
@@ -485,7 +464,7 @@ static void test_writer_misuse(void **state)
 
 static void test_writer_bad_opts(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
     fbus_format bad = c->fmt;
 
     bad.nb_planes = 9;
@@ -527,7 +506,7 @@ static void test_writer_bad_opts(void **state)
 
 static void test_polling(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 3, 0);
@@ -598,7 +577,7 @@ static void test_polling(void **state)
 
 static void test_full(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 3, 0);
@@ -652,7 +631,7 @@ static int list_stop(const char *name, fbus_transport t, void *opaque)
 
 static void test_list(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
     fbus_writer *w[2];
     struct seen s = {.name = c->name};
     int calls = 0;
@@ -681,7 +660,7 @@ static void test_list(void **state)
 
 static void test_unlink(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 3, 0), *w2;

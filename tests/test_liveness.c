@@ -31,35 +31,14 @@
 #define WRITER_TIMEOUT (5 * TU_SEC) /* the liveness bound a blocked writer gets */
 #define GONE_BOUND     (5 * TU_SEC) /* readers must learn of a dead producer by then */
 
-struct ctx {
-    char name[FBUS_NAME_MAX + 1];
-    fbus_format fmt;
-};
-
 static int setup(void **state)
 {
-    struct ctx *c = calloc(1, sizeof(*c));
-
-    if (!c)
-        return -1;
-    tu_bus_name(c->name, sizeof(c->name), "live");
-    if (fbus_format_init(&c->fmt, "gray", 64, 64, 0) != 0) {
-        free(c);
-        return -1;
-    }
-    *state = c;
-    return 0;
+    return tu_fixture_setup(state, "live");
 }
 
 static int teardown(void **state)
 {
-    struct ctx *c = *state;
-
-    alarm(0);
-    tu_kill_children();
-    tu_bus_cleanup(c->name);
-    free(c);
-    return 0;
+    return tu_fixture_teardown(state);
 }
 
 #define CHILD_FAIL(code, ...)                                                                      \
@@ -69,7 +48,7 @@ static int teardown(void **state)
         return (code);                                                                             \
     } while (0)
 
-static fbus_writer *open_writer(const struct ctx *c, fbus_transport t, uint32_t slots)
+static fbus_writer *open_writer(const struct tu_fixture *c, fbus_transport t, uint32_t slots)
 {
     fbus_writer_opts o = {.transport = t, .slots = slots, .format = &c->fmt};
     fbus_writer *w = NULL;
@@ -99,7 +78,7 @@ static void assert_no_leftovers(const char *name)
 /* ------------------------------------------------------- dead readers */
 
 struct pin_arg {
-    const struct ctx *c;
+    const struct tu_fixture *c;
     fbus_transport t;
     fbus_policy policy;
     int to_parent; /* child writes: 'r' registered, then the pinned seq */
@@ -130,7 +109,7 @@ static int child_pinning_reader(void *arg)
 }
 
 /* Start a pinning reader, publish, and wait until it holds frame 1. */
-static pid_t start_pinning_reader(const struct ctx *c, fbus_transport t, fbus_policy policy,
+static pid_t start_pinning_reader(const struct tu_fixture *c, fbus_transport t, fbus_policy policy,
                                   fbus_writer *w)
 {
     struct pin_arg a = {c, t, policy, -1};
@@ -155,7 +134,7 @@ static pid_t start_pinning_reader(const struct ctx *c, fbus_transport t, fbus_po
 
 static void reader_killed_while_pinning(void **state, int reap_first)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 3);
@@ -212,7 +191,7 @@ static void test_reader_killed_zombie(void **state)
 
 static void test_latest_reader_killed(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 3);
@@ -239,7 +218,7 @@ static void test_latest_reader_killed(void **state)
 /* ------------------------------------------------------- dead writers */
 
 struct writer_arg {
-    const struct ctx *c;
+    const struct tu_fixture *c;
     fbus_transport t;
     int readers;      /* wait for this many before the first frame */
     int frames;       /* 0: forever, one every ~2 ms */
@@ -366,7 +345,7 @@ static void read_until_error(fbus_reader **r, const fbus_policy *p, uint64_t *la
 
 static void writer_killed(void **state, int die_midframe)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
     static const fbus_policy policies[2] = {FBUS_POLICY_LATEST, FBUS_POLICY_LOSSLESS};
 
     for (int t = 0; t < 2; t++) {
@@ -514,7 +493,7 @@ static void test_writer_killed_midframe(void **state)
 
 static void test_idle_producer_is_alive(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 3);
@@ -544,7 +523,7 @@ static void test_idle_producer_is_alive(void **state)
  * once it beats and publishes again, they pick the stream up. */
 static void test_no_thread_writer(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer_opts wo = {
@@ -582,7 +561,7 @@ static void test_no_thread_writer(void **state)
 
 static void test_stopped_producer(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         struct writer_arg a = {.c = c, .t = tu_transports[t], .readers = 1, .frames = 0};
@@ -629,7 +608,7 @@ static void test_stopped_producer(void **state)
 #define RACERS 4
 
 struct racer {
-    const struct ctx *c;
+    const struct tu_fixture *c;
     fbus_transport t;
     int start_fd;  /* one byte starts the race */
     int result_fd; /* {pid, rc} */
@@ -664,7 +643,7 @@ static int child_racer(void *arg)
  * or a stale one whose producer was killed - and the others are refused. */
 static void writer_race(void **state, int stale)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         struct racer a = {.c = c, .t = tu_transports[t]};
@@ -757,7 +736,7 @@ static void test_writer_race_stale(void **state)
  * names no bus, and a new writer may take the name. */
 static void test_sysv_key_without_segment(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
     struct writer_arg a = {.c = c, .t = FBUS_TRANSPORT_SYSV, .readers = 0, .frames = 0};
     fbus_writer_opts o = {.transport = FBUS_TRANSPORT_SYSV, .format = &c->fmt};
     fbus_reader_opts ro = {.transport = FBUS_TRANSPORT_SYSV};
@@ -793,7 +772,7 @@ static void test_sysv_key_without_segment(void **state)
 /* Create a bus as another user and die without closing it. */
 static int child_foreign_stale(void *arg)
 {
-    const struct ctx *c = arg;
+    const struct tu_fixture *c = arg;
     gid_t gid = NOBODY;
 
     if (tu_become(NOBODY, NOBODY, &gid, 1) != 0)
@@ -814,7 +793,7 @@ static int child_foreign_stale(void *arg)
 
 static void test_foreign_stale_region(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     if (geteuid() != 0) {
         print_message("not root: cannot create another user's region\n");

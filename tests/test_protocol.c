@@ -29,39 +29,17 @@
 
 #define STRESS_FRAMES (TU_TSAN ? 10000 : 100000)
 
-struct ctx {
-    char name[FBUS_NAME_MAX + 1];
-    fbus_format fmt; /* gray 64x64 */
-};
-
 static int setup(void **state)
 {
-    struct ctx *c = calloc(1, sizeof(*c));
-
-    if (!c)
-        return -1;
-    tu_bus_name(c->name, sizeof(c->name), "proto");
-    if (fbus_format_init(&c->fmt, "gray", 64, 64, 0) != 0) {
-        free(c);
-        return -1;
-    }
-    *state = c;
-    return 0;
+    return tu_fixture_setup(state, "proto");
 }
 
 static int teardown(void **state)
 {
-    struct ctx *c = *state;
-
-    alarm(0); /* also stops a test's interval timer */
-    signal(SIGALRM, SIG_DFL);
-    tu_kill_children();
-    tu_bus_cleanup(c->name);
-    free(c);
-    return 0;
+    return tu_fixture_teardown(state);
 }
 
-static fbus_writer *open_writer(const struct ctx *c, fbus_transport t, uint32_t slots)
+static fbus_writer *open_writer(const struct tu_fixture *c, fbus_transport t, uint32_t slots)
 {
     fbus_writer_opts o = {.transport = t, .slots = slots, .format = &c->fmt};
     fbus_writer *w = NULL;
@@ -73,7 +51,7 @@ static fbus_writer *open_writer(const struct ctx *c, fbus_transport t, uint32_t 
     return w;
 }
 
-static fbus_reader *open_reader(const struct ctx *c, fbus_transport t, fbus_policy policy,
+static fbus_reader *open_reader(const struct tu_fixture *c, fbus_transport t, fbus_policy policy,
                                 uint32_t flags)
 {
     fbus_reader_opts o = {.transport = t,
@@ -109,7 +87,7 @@ static void take(fbus_reader *r, uint64_t seq, uint64_t dropped)
 
 static void test_latest_basic(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 3);
@@ -161,7 +139,7 @@ static void test_latest_basic(void **state)
 
 static void test_lossless_interleaved(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 3);
@@ -201,7 +179,7 @@ static void test_lossless_interleaved(void **state)
  * the bus, intact, and from there gets every frame in order. */
 static void test_lossless_joins_midstream(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 3);
@@ -234,7 +212,7 @@ static void test_lossless_joins_midstream(void **state)
 static void test_large_frames(void **state)
 {
     static const char *fmts[] = {"yuv420p", "nv12", "yuyv422", "rgb24", "yuv420p10le"};
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_format f[5];
@@ -267,7 +245,7 @@ static void test_large_frames(void **state)
  * are readers + 2 slots; the writer is never held back by latest readers. */
 static void test_pins_hold(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 4);
@@ -296,7 +274,7 @@ static void test_pins_hold(void **state)
 
 static void test_overrun(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 2);
@@ -329,7 +307,7 @@ static void test_overrun(void **state)
  * latest reader pins. */
 static void test_no_forced_reuse_with_enough_slots(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 4);
@@ -365,7 +343,7 @@ static void test_no_forced_reuse_with_enough_slots(void **state)
  * a writer held back by it goes on at once. */
 static void test_close_releases(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 2);
@@ -388,7 +366,7 @@ static void test_close_releases(void **state)
 
 static void test_format_change_fits(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
     fbus_format small;
 
     assert_int_equal(fbus_format_init(&small, "rgb24", 30, 16, 0), 0);
@@ -439,7 +417,7 @@ static void *publish_main(void *arg)
 
 static void test_format_change_replaces(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
     fbus_format big;
 
     assert_int_equal(fbus_format_init(&big, "rgb24", 640, 480, 0), 0);
@@ -538,7 +516,7 @@ static void test_format_change_replaces(void **state)
 
 static void test_end_of_stream(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 3);
@@ -601,7 +579,7 @@ static void test_end_of_stream(void **state)
  * reader's mapping outlives the writer and the name. */
 static void test_held_across_close(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 3);
@@ -628,7 +606,7 @@ static void test_held_across_close(void **state)
  * old region is never written again. */
 static void test_held_across_move(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
     fbus_format big;
 
     assert_int_equal(fbus_format_init(&big, "rgb24", 320, 240, 0), 0);
@@ -689,7 +667,7 @@ static void *take_later_main(void *arg)
 /* A negative timeout waits as long as it takes, on both sides. */
 static void test_wait_forever(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 2);
@@ -736,7 +714,7 @@ static void on_tick(int sig)
  * bounded wait short: it still ends by its timeout, not with -EINTR. */
 static void test_signals_do_not_cut_waits(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
     struct sigaction sa, old;
     struct itimerval it = {{0, 5000}, {0, 5000}}, off = {{0, 0}, {0, 0}};
 
@@ -775,7 +753,7 @@ static void test_signals_do_not_cut_waits(void **state)
 }
 
 struct pipe_writer_arg {
-    const struct ctx *c;
+    const struct tu_fixture *c;
     fbus_transport t;
     int frames;
 };
@@ -812,7 +790,7 @@ static int child_pipe_writer(void *arg)
  * for one reader, loses no frame (like `framebus cat` before the producer). */
 static void test_reader_first(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         struct pipe_writer_arg a = {c, tu_transports[t], 200};
@@ -852,7 +830,7 @@ static const fbus_reader_info *find_reader(const fbus_stats *st, fbus_policy p)
 
 static void test_stats(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 4);
@@ -950,7 +928,7 @@ struct result {
 };
 
 struct stress {
-    const struct ctx *c;
+    const struct tu_fixture *c;
     fbus_transport t;
     uint32_t slots;
     int readers; /* the writer waits for this many */
@@ -1144,7 +1122,7 @@ static void test_stress_mixed(void **state)
 {
     static const fbus_policy policies[4] = {FBUS_POLICY_LATEST, FBUS_POLICY_LOSSLESS,
                                             FBUS_POLICY_LATEST, FBUS_POLICY_LOSSLESS};
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         /* slots >= readers + 2: no frame can be torn at all. */
@@ -1189,7 +1167,7 @@ static void test_stress_latest_only(void **state)
      * will: the protocol still owes them FBUS_EOVERRUN for every torn frame.
      * Such reads race by design, which ThreadSanitizer would report. */
     const int observers = TU_TSAN ? 0 : 1;
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         /* 2 slots for 2 readers: the writer must reuse pinned slots, never
@@ -1230,7 +1208,7 @@ static void move_format(uint64_t g, uint64_t per, fbus_format *f)
 }
 
 struct moves {
-    const struct ctx *c;
+    const struct tu_fixture *c;
     fbus_transport t;
     fbus_policy policy;
     int result_fd;
@@ -1345,7 +1323,7 @@ static int child_moving_reader(void *arg)
  * lossless one still gets every frame exactly once, in order. */
 static void test_stress_format_moves(void **state)
 {
-    struct ctx *c = *state;
+    struct tu_fixture *c = *state;
 
     for (int t = 0; t < 2; t++) {
         struct moves mr[2], mw = {.c = c, .t = tu_transports[t]};

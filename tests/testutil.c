@@ -437,3 +437,30 @@ void tu_region_unmap(tu_region *reg)
     reg->fd = -1;
     reg->shmid = -1;
 }
+
+int tu_fixture_setup(void **state, const char *prefix)
+{
+    struct tu_fixture *f = calloc(1, sizeof(*f));
+
+    if (!f)
+        return -1;
+    tu_bus_name(f->name, sizeof(f->name), prefix);
+    if (fbus_format_init(&f->fmt, "gray", 64, 64, 0) != 0) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+int tu_fixture_teardown(void **state)
+{
+    struct tu_fixture *f = *state;
+
+    alarm(0); /* also stops a test's interval timer */
+    signal(SIGALRM, SIG_DFL);
+    tu_kill_children();
+    tu_bus_cleanup(f->name);
+    free(f);
+    return 0;
+}

@@ -76,6 +76,16 @@ pid_t tu_fork(tu_child_fn fn, void *arg, unsigned timeout_s);
  * it in teardown, so a failed test leaves no process behind). */
 void tu_kill_children(void);
 
+/* The fixture most bus tests share: a unique bus name and a 64x64 gray
+ * format. tu_fixture_setup/teardown are cmocka setup/teardown bodies; the
+ * teardown also stops timers, kills children and removes the bus. */
+struct tu_fixture {
+    char name[FBUS_NAME_MAX + 1];
+    fbus_format fmt;
+};
+int tu_fixture_setup(void **state, const char *prefix);
+int tu_fixture_teardown(void **state);
+
 /* Wait for a child at most timeout_ms: its exit status, 128 + the signal
  * that killed it, or -1 if it had to be killed (SIGKILL) on timeout. */
 int tu_wait(pid_t pid, int timeout_ms);
