@@ -117,7 +117,7 @@ void prod_copy_frame(const fbus_slot *slot, const AVFrame *frame)
 
         if (!frame->data[i])
             continue;
-        av_image_copy_plane(slot->data[i], (int)p->stride, frame->data[i], frame->linesize[i],
-                            (int)p->row_bytes, (int)p->rows);
+        fbus_copy_plane(slot->data[i], (ptrdiff_t)p->stride, frame->data[i], frame->linesize[i],
+                        p->row_bytes, p->rows);
     }
 }

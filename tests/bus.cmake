@@ -44,3 +44,7 @@ fbus_bus_test(test_threads
     LIBS framebus::framebus Threads::Threads
     TIMEOUT 240
     LABELS protocol)
+
+fbus_bus_test(test_copy
+    LIBS framebus::framebus
+    TIMEOUT 120)

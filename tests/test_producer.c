@@ -114,7 +114,8 @@ static void expect_error(const char *expected, int status)
 {
     char line[1024];
 
-    snprintf(line, sizeof(line), "framebus-producer: %s\n", expected);
+    if ((size_t)snprintf(line, sizeof(line), "framebus-producer: %s\n", expected) >= sizeof(line))
+        fail_msg("expected message too long: %s", expected);
     assert_int_not_equal(status, 0);
     assert_string_equal(slurp(errpath), line);
 }

@@ -298,15 +298,21 @@ static int pool_init(struct pool *pl, const fbus_format *fmt)
 }
 
 /* Copy prepared frame `seq % BENCH_POOL` into the planes at dst, as a
- * producer copies a decoded frame into its slot. */
+ * producer copies a decoded frame into its slot: with fbus_copy(), or with
+ * plain memcpy for the memcpy baseline. */
 static void copy_frame(const fbus_format *fmt, const struct pool *pl, uint64_t seq,
-                       uint8_t *const dst[])
+                       uint8_t *const dst[], int plain)
 {
     const uint8_t *src = pl->buf[seq % BENCH_POOL];
 
-    for (uint32_t p = 0; p < fmt->nb_planes; p++)
-        memcpy(dst[p], src + fmt->planes[p].offset,
-               (size_t)fmt->planes[p].stride * fmt->planes[p].rows);
+    for (uint32_t p = 0; p < fmt->nb_planes; p++) {
+        size_t n = (size_t)fmt->planes[p].stride * fmt->planes[p].rows;
+
+        if (plain)
+            memcpy(dst[p], src + fmt->planes[p].offset, n);
+        else
+            fbus_copy(dst[p], src + fmt->planes[p].offset, n);
+    }
 }
 
 static void stamp(uint8_t *plane0, uint64_t seq, int64_t send_ns)
@@ -505,7 +511,7 @@ static int bus_writer(struct job *j)
             child_fail(o, "writer: %s", fbus_strerror(err));
             goto out;
         }
-        copy_frame(j->fmt, j->pool, slot.seq, slot.data);
+        copy_frame(j->fmt, j->pool, slot.seq, slot.data, 0);
         stamp(slot.data[0], slot.seq, 0);
         fbus_writer_publish(w, &slot, NULL);
         warm = slot.seq;
@@ -533,7 +539,7 @@ static int bus_writer(struct job *j)
             child_fail(o, "writer: %s", fbus_strerror(err));
             goto out;
         }
-        copy_frame(j->fmt, j->pool, slot.seq, slot.data);
+        copy_frame(j->fmt, j->pool, slot.seq, slot.data, 0);
         stamp(slot.data[0], slot.seq, 0);
         fbus_writer_publish(w, &slot, NULL);
         seq = slot.seq - warm;
@@ -1110,7 +1116,7 @@ static int measure_memcpy(const bench_config *cfg, const fbus_format *fmt, const
         uint8_t *planes[FBUS_MAX_PLANES];
         for (uint32_t p = 0; p < fmt->nb_planes; p++)
             planes[p] = dst[n % 3] + fmt->planes[p].offset;
-        copy_frame(fmt, pl, n + 1, planes);
+        copy_frame(fmt, pl, n + 1, planes, 1);
         stamp(planes[0], n + 1, 0);
     }
     t1 = fbus_now_ns();
