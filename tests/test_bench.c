@@ -511,6 +511,37 @@ static void test_paced_json(void **state)
     run_free(&r);
 }
 
+/* A writer paced with --fps never runs ahead of its rate: 30 frames at 200
+ * frames/s span 29 periods, so no more than 200 * 30 / 29 frames/s. */
+static void test_writer_paced_json(void **state)
+{
+    struct run r;
+    struct jv *root;
+    double most = 200.0 * 30 / 29 * 1.001;
+
+    (void)state;
+    run_framebus(&r, NULL, "bench", "--size", "64x48", "--frames", "30", "--fps", "200", "--rounds",
+                 "1", "--policy", "lossless", "--json", NULL);
+    if (r.status != 0)
+        fail_msg("framebus bench exited %d: %s", r.status, r.err);
+    root = json_parse(r.out);
+    if (!root)
+        fail_msg("not JSON: %s", r.out);
+    assert_common(root, 1, "lossless", "posix");
+    assert_true(jnum(root, "writer_fps_limit") == 200.0);
+    assert_true(jnum(root, "bus.writer.fps") > 0);
+    if (jnum(root, "bus.writer.fps") > most || jnum(root, "pipe.writer.fps") > most)
+        fail_msg("paced at 200 fps, the writers ran at %.1f (bus) and %.1f (pipe) fps",
+                 jnum(root, "bus.writer.fps"), jnum(root, "pipe.writer.fps"));
+    /* The memcpy baseline is never paced. */
+    assert_true(jnum(root, "memcpy.fps") > most);
+    assert_int_equal((int)jnum(root, "bus.readers.0.frames"), 30);
+    assert_int_equal((int)jnum(root, "pipe.readers.0.frames"), 30);
+    jv_free(root);
+    assert_no_leftover(r.pid);
+    run_free(&r);
+}
+
 static void test_table(void **state)
 {
     struct run r;
@@ -583,6 +614,9 @@ static void test_bad_options(void **state)
     expect_usage("bad round count \"0\" (1 to 64)", "--rounds", "0", NULL);
     expect_usage("bad reader rate \"0\" (frames per second, more than 0)", "--reader-fps", "0",
                  NULL);
+    expect_usage("bad writer rate \"-1\" (frames per second, more than 0)", "--fps", "-1", NULL);
+    expect_usage("--sweep measures the most each setup can do; drop --fps", "--sweep", "--fps",
+                 "30", NULL);
     expect_usage("--frames and --seconds cannot be used together", "--frames", "10", "--seconds",
                  "1", NULL);
     expect_usage("option \"--frames\" needs a value", "--frames", NULL);
@@ -601,7 +635,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),   cmocka_unit_test(test_help),
         cmocka_unit_test(test_lossless_json), cmocka_unit_test(test_latest_sysv_json),
-        cmocka_unit_test(test_paced_json),    cmocka_unit_test(test_table),
+        cmocka_unit_test(test_paced_json),    cmocka_unit_test(test_writer_paced_json),
+        cmocka_unit_test(test_table),
     };
 
     signal(SIGPIPE, SIG_IGN);

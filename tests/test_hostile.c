@@ -414,11 +414,14 @@ static int truncated_reader_main(void *arg)
     byte = 1;
     if (tu_send(c->to_parent, &byte, 1) != 0 || tu_recv(c->from_parent, &byte, 1, 10000) != 0)
         return 4;
-    /* The object is now shorter than the mapping. */
+    /* The object is now shorter than the mapping. A frame we get, we read,
+     * as any reader would. */
     for (int i = 0; i < 10; i++) {
         rc = fbus_reader_acquire(r, 100 * TU_MS, &f);
-        if (rc == 0)
+        if (rc == 0) {
+            (void)tu_checksum((const uint8_t *const *)f.data, &f.format);
             rc = fbus_reader_release(r, &f);
+        }
         if (rc == FBUS_EBADREGION)
             break;
     }
@@ -426,11 +429,18 @@ static int truncated_reader_main(void *arg)
     return rc == FBUS_EBADREGION ? 0 : 5;
 }
 
-/* Truncate the bus's object under an attached reader; with `announce`,
- * also announce a new frame, so the reader goes for the descriptors. Returns
- * the reader's status: 0 for FBUS_EBADREGION, 128 + SIGBUS if it died. */
-static int truncate_under_reader(struct ctx *c, int announce)
+/* How truncate_under_reader shrinks the object. */
+enum shrink {
+    SHRINK_WAITING,   /* to one page, while the reader waits */
+    SHRINK_ANNOUNCED, /* to one page, then a new frame is announced */
+    SHRINK_PAYLOADS,  /* a frame is published, then its payload cut off */
+};
+
+/* Truncate the bus's object under an attached reader. Returns the reader's
+ * status: 0 for FBUS_EBADREGION, 128 + SIGBUS if it died. */
+static int truncate_under_reader(struct ctx *c, enum shrink how)
 {
+    int announce = how == SHRINK_ANNOUNCED;
     fbus_writer_opts wo = {.format = &c->fmt};
     fbus_writer *w = NULL;
     char path[FBUS_NAME_MAX + 16], byte = 0;
@@ -453,8 +463,15 @@ static int truncate_under_reader(struct ctx *c, int announce)
     assert_true(fd >= 0);
     hdr = mmap(NULL, FBUS__PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     assert_true(hdr != MAP_FAILED);
-    /* Keep the header and reader table, drop descriptors and payloads. */
-    assert_int_equal(ftruncate(fd, FBUS__PAGE), 0);
+    if (how == SHRINK_PAYLOADS) {
+        /* Frame 2 goes to a slot this reader has never read; the object
+         * then keeps its header and descriptors but not the payloads. */
+        assert_int_equal(tu_publish(w, &c->fmt, TU_SEC, NULL), 0);
+        assert_int_equal(ftruncate(fd, (off_t)hdr->payload_offset), 0);
+    } else {
+        /* Keep the header and reader table, drop descriptors and payloads. */
+        assert_int_equal(ftruncate(fd, FBUS__PAGE), 0);
+    }
     close(fd);
     if (announce) {
         cursor = atomic_load(&hdr->cursor);
@@ -463,7 +480,9 @@ static int truncate_under_reader(struct ctx *c, int announce)
     assert_int_equal(tu_send(to_child[1], &byte, 1), 0);
     status = tu_wait(pid, 15000);
     print_message("reader of a truncated posix object%s: %s\n",
-                  announce ? ", new frame announced" : "",
+                  how == SHRINK_ANNOUNCED  ? ", new frame announced"
+                  : how == SHRINK_PAYLOADS ? ", payloads cut off"
+                                           : "",
                   status == 0              ? "FBUS_EBADREGION"
                   : status == 128 + SIGBUS ? "killed by SIGBUS"
                                            : "other");
@@ -484,10 +503,13 @@ static void test_truncated_object(void **state)
     int status;
 
     /* Truncated while the reader waits: it finds out before it reads. */
-    assert_int_equal(truncate_under_reader(c, 0), 0);
+    assert_int_equal(truncate_under_reader(c, SHRINK_WAITING), 0);
+    /* A new frame whose payload is gone: the reader maps a slot in before
+     * it hands it out, and learns it is gone then (not by SIGBUS). */
+    assert_int_equal(truncate_under_reader(c, SHRINK_PAYLOADS), 0);
     /* Truncated with a frame announced: the one way a writer-side process
      * can crash a reader (docs/security.md). An error or SIGBUS only. */
-    status = truncate_under_reader(c, 1);
+    status = truncate_under_reader(c, SHRINK_ANNOUNCED);
     assert_true(status == 0 || status == 128 + SIGBUS);
 }
 

@@ -51,6 +51,7 @@ typedef struct bench_config {
     double seconds;    /* per measurement, split over the rounds */
     int rounds;        /* each measurement's best round is reported */
     double reader_fps; /* readers take at most this many frames/s; 0: no limit */
+    double fps;        /* the writer sends at most this many frames/s; 0: no limit */
 } bench_config;
 
 /* Which parts of a run to do (bench_run's `what`). */
@@ -455,16 +456,16 @@ static int child_fail(struct child_out *o, const char *fmt, ...)
     return 1;
 }
 
-/* With --reader-fps, sleep until this reader's next frame is due; `first`
- * is when it took its first frame. */
-static void pace(const bench_config *cfg, int64_t first, uint64_t frames)
+/* With a rate (--reader-fps for readers, --fps for writers), sleep until
+ * frame number `frames` is due; `first` is when frame 0 was. */
+static void pace(double fps, int64_t first, uint64_t frames)
 {
     struct timespec ts;
     int64_t due;
 
-    if (cfg->reader_fps <= 0)
+    if (fps <= 0)
         return;
-    due = first + (int64_t)((double)frames * 1e9 / cfg->reader_fps);
+    due = first + (int64_t)((double)frames * 1e9 / fps);
     ts.tv_sec = (time_t)(due / 1000000000LL);
     ts.tv_nsec = (long)(due % 1000000000LL);
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !bench_stop)
@@ -530,6 +531,7 @@ static int bus_writer(struct job *j)
     while (!writer_done(cfg, j->fmt, seq, deadline)) {
         fbus_slot slot;
 
+        pace(cfg->fps, t0, seq);
         err = fbus_writer_acquire(w, j->fmt, WRITER_WAIT_NS, &slot);
         if (err == -ETIMEDOUT) {
             child_fail(o, "writer waited 5 s for a lossless reader");
@@ -613,7 +615,7 @@ static int bus_reader(struct job *j)
             o->bad++;
         if (o->frames == 1)
             first = now;
-        pace(cfg, first, o->frames);
+        pace(cfg->reader_fps, first, o->frames);
     }
     loop_usage(o, 0);
     o->ok = 1;
@@ -664,6 +666,7 @@ static int pipe_writer(struct job *j, const int *fds)
     while (!writer_done(cfg, j->fmt, seq, deadline)) {
         const uint8_t *src = j->pool->buf[(seq + 1) % BENCH_POOL];
 
+        pace(cfg->fps, t0, seq);
         seq++;
         stamp(hdr, seq, fbus_now_ns());
         for (int i = 0; i < cfg->readers; i++) {
@@ -743,7 +746,7 @@ static int pipe_reader(struct job *j, int fd)
             o->bad++;
         if (o->frames == 1)
             first = now;
-        pace(j->cfg, first, o->frames);
+        pace(j->cfg->reader_fps, first, o->frames);
     }
     loop_usage(o, 0);
     o->ok = 1;
@@ -1278,6 +1281,8 @@ static void bench_print_table(FILE *f, const bench_result *res)
     else
         fprintf(f, "%.1f s per measurement", c->seconds);
     fprintf(f, ", best of %d round%s, ", c->rounds, c->rounds == 1 ? "" : "s");
+    if (c->fps > 0)
+        fprintf(f, "writer at most %g fps, ", c->fps);
     if (c->reader_fps > 0)
         fprintf(f, "readers at most %g fps, ", c->reader_fps);
     fprintf(f, "load %.2f\n\n", res->loadavg);
@@ -1371,6 +1376,10 @@ static void bench_print_json(FILE *f, const bench_result *res)
     else
         fprintf(f, "\"frames\": null, \"seconds\": %.3f, ", c->seconds);
     fprintf(f, "\"rounds\": %d, ", c->rounds);
+    if (c->fps > 0)
+        fprintf(f, "\"writer_fps_limit\": %.3f, ", c->fps);
+    else
+        fprintf(f, "\"writer_fps_limit\": null, ");
     if (c->reader_fps > 0)
         fprintf(f, "\"reader_fps_limit\": %.3f, ", c->reader_fps);
     else
@@ -1772,8 +1781,8 @@ out:
 static const char usage_text[] =
     "usage: framebus bench [--size WxH] [--pix-fmt F] [--readers N]\n"
     "                      [--policy latest|lossless] [--transport posix|sysv]\n"
-    "                      [--slots N] [--reader-fps F] [--frames N | --seconds S]\n"
-    "                      [--rounds N] [--json]\n"
+    "                      [--slots N] [--fps F] [--reader-fps F]\n"
+    "                      [--frames N | --seconds S] [--rounds N] [--json]\n"
     "       framebus bench --sweep [--out DIR] [--pix-fmt F] [--frames N | --seconds S]\n"
     "                      [--rounds N] [--json]\n"
     "\n"
@@ -1788,6 +1797,8 @@ static const char usage_text[] =
     "  --policy P          latest (default) or lossless\n"
     "  --transport T       posix (default) or sysv\n"
     "  --slots N           slots of the bus, 2..64 (default 3)\n"
+    "  --fps F             the writer sends at most F frames/s, like a camera or a\n"
+    "                      decoder at its frame rate (default: as fast as it can)\n"
     "  --reader-fps F      readers take at most F frames/s, like a display (default:\n"
     "                      as fast as they can)\n"
     "  --frames N          frames per measurement and round\n"
@@ -1920,6 +1931,7 @@ int cmd_bench(int argc, char **argv)
         {"transport", required_argument, NULL, 'T'},
         {"slots", required_argument, NULL, 'S'},
         {"rounds", required_argument, NULL, 'R'},
+        {"fps", required_argument, NULL, 'f'},
         {"reader-fps", required_argument, NULL, 'F'},
         {"frames", required_argument, NULL, 'n'},
         {"seconds", required_argument, NULL, 't'},
@@ -1998,6 +2010,13 @@ int cmd_bench(int argc, char **argv)
                 return usage_error("bad reader rate \"%s\" (frames per second, more than 0)",
                                    optarg);
             break;
+        case 'f':
+            errno = 0;
+            cfg.fps = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(cfg.fps > 0) || cfg.fps > 1e6)
+                return usage_error("bad writer rate \"%s\" (frames per second, more than 0)",
+                                   optarg);
+            break;
         case 'n':
             if (parse_u64(optarg, 1, UINT32_MAX, &v) < 0)
                 return usage_error("bad frame count \"%s\" (a positive number)", optarg);
@@ -2037,6 +2056,8 @@ int cmd_bench(int argc, char **argv)
         return usage_error("--sweep runs its own matrix of sizes, readers, policies and "
                            "transports; drop %s",
                            matrix_opt);
+    if (sweep && cfg.fps > 0)
+        return usage_error("--sweep measures the most each setup can do; drop --fps");
     if (!cfg.frames && !(cfg.seconds > 0))
         cfg.seconds = sweep ? DEFAULT_SWEEP_SECONDS : DEFAULT_SECONDS;
 

@@ -74,6 +74,7 @@ struct fbus__region {
     uint64_t session;
     int32_t producer_pid;
     uint64_t producer_start;
+    uint64_t mapped_in[FBUS_MAX_SLOTS]; /* bytes of each slot fbus__slot_map_in did */
 };
 
 static inline struct fbus__slot_desc *fbus__desc(const struct fbus__region *rg, uint32_t i)
@@ -96,6 +97,10 @@ static inline uint32_t fbus__readers_hw(const struct fbus__region *rg)
 }
 
 /* region.c */
+/* Map in the first `bytes` of slot i with one system call rather than a page
+ * fault a page; once per slot and size. 0, or FBUS_EBADREGION if the object
+ * is shorter than its header says (a posix object shrunk under us). */
+int fbus__slot_map_in(struct fbus__region *rg, uint32_t i, uint64_t bytes, int write);
 /* Make a complete region for bus `name` under a temporary name. */
 int fbus__region_create(const char *name, fbus_transport t, uint32_t slots, uint64_t capacity,
                         uint32_t mode, struct fbus__region *rg);

