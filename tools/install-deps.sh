@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang
       libsdl2-dev libavcodec-dev libavformat-dev libswscale-dev libavutil-dev
-      libcmocka-dev ffmpeg xvfb xauth)
+      libcmocka-dev ffmpeg xvfb xauth
+      gnuplot-nox)   # the plot of `framebus bench --sweep`
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
