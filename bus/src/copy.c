@@ -62,6 +62,8 @@ static void copy_stream(uint8_t *dst, const uint8_t *src, size_t n)
 
 FBUS_EXTERN void fbus_copy(void *dst, const void *src, size_t n)
 {
+    if (!n)
+        return; /* memcpy wants valid pointers even for nothing */
 #ifdef FBUS_COPY_STREAM
     if (n >= STREAM_MIN) {
         copy_stream(dst, src, n);
