@@ -7,11 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-
-#ifdef FBUS_HAVE_BENCH
 #include "bench.h"
-#endif
+#include "cli.h"
 
 #ifndef FBUS_TOOLS_VERSION
 #define FBUS_TOOLS_VERSION "0.1.0"
@@ -21,16 +18,6 @@ struct command {
     const char *name;
     int (*fn)(int argc, char **argv);
 };
-
-#ifndef FBUS_HAVE_BENCH
-static int cmd_bench(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    tool_error("bench", "bench not built into this framebus");
-    return TOOL_EXIT_ERROR;
-}
-#endif
 
 static const struct command commands[] = {
     {"list", cmd_list}, {"ls", cmd_list}, {"stat", cmd_stat},   {"rm", cmd_rm},

@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * framebus bench: the timed loops. The bus and pipe writer and reader run in
+ * child processes and report into the shared mapping; the memcpy baseline
+ * runs in the parent.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_internal.h"
+
+#define WRITER_WAIT_NS      (5 * 1000000000LL)  /* for a lossless reader */
+#define READER_WAIT_NS      (10 * 1000000000LL) /* for the next frame */
+#define PRODUCER_TIMEOUT_NS (10 * 1000000000LL) /* heartbeat age that means gone */
+
+static int64_t tv_ns(const struct timeval *tv)
+{
+    return (int64_t)tv->tv_sec * 1000000000LL + (int64_t)tv->tv_usec * 1000;
+}
+
+/* CPU time of this process so far (every thread: the writer's heartbeat
+ * thread is part of its cost). */
+static int64_t cpu_now(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) < 0)
+        return 0;
+    return tv_ns(&ru.ru_utime) + tv_ns(&ru.ru_stime);
+}
+
+/* Note (start) or turn into deltas (!start) the CPU time and context
+ * switches of this process's frame loop. */
+static void loop_usage(struct bench_child_out *o, int start)
+{
+    struct rusage ru;
+    int64_t cpu = 0, v = 0, iv = 0;
+
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        cpu = tv_ns(&ru.ru_utime) + tv_ns(&ru.ru_stime);
+        v = ru.ru_nvcsw;
+        iv = ru.ru_nivcsw;
+    }
+    if (start) {
+        o->cpu_ns = cpu;
+        o->vcsw = v;
+        o->ivcsw = iv;
+    } else {
+        o->cpu_ns = cpu - o->cpu_ns;
+        o->vcsw = v - o->vcsw;
+        o->ivcsw = iv - o->ivcsw;
+    }
+}
+
+static int child_fail(struct bench_child_out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int child_fail(struct bench_child_out *o, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(o->msg, sizeof(o->msg), fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+/* With a rate (--reader-fps for readers, --fps for writers), sleep until
+ * frame number `frames` is due; `first` is when frame 0 was. */
+static void pace(double fps, int64_t first, uint64_t frames)
+{
+    struct timespec ts;
+    int64_t due;
+
+    if (fps <= 0)
+        return;
+    due = first + (int64_t)((double)frames * 1e9 / fps);
+    ts.tv_sec = (time_t)(due / 1000000000LL);
+    ts.tv_nsec = (long)(due % 1000000000LL);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !bench_stop)
+        ;
+}
+
+/* Whether the writer is done after `sent` frames. */
+static int writer_done(const bench_config *cfg, const fbus_format *fmt, uint64_t sent,
+                       int64_t deadline)
+{
+    if (bench_stop)
+        return 1;
+    if (cfg->frames)
+        return sent >= cfg->frames;
+    /* Reading the clock costs as much as copying a small frame (a VM's
+     * clock_gettime is slow): look at it every 16th small frame only. */
+    if (fmt->size < (256u << 10) && (sent & 15) != 0)
+        return 0;
+    return fbus_now_ns() >= deadline;
+}
+
+int bench_bus_writer(struct bench_job *j)
+{
+    const bench_config *cfg = j->cfg;
+    struct bench_child_out *o = &j->sh->writer;
+    fbus_writer_opts wo = {.transport = cfg->transport, .slots = cfg->slots, .format = j->fmt};
+    fbus_writer *w = NULL;
+    int64_t t0, deadline;
+    uint64_t seq = 0, warm = 0;
+    int err, rc = 1;
+
+    err = fbus_writer_open(j->name, &wo, &w);
+    if (err < 0)
+        return child_fail(o, "cannot create bus \"%s\": %s", j->name, fbus_strerror(err));
+    /* Warm-up, before any reader is there: one frame into every slot, so
+     * that the first touch of each page of the fresh mapping (a page fault,
+     * ~24 us a page in a VM, 2 ms a 1080p frame) is not timed, as the
+     * memcpy's buffers are faulted in before it is timed. */
+    for (uint32_t k = 0; k < cfg->slots; k++) {
+        fbus_slot slot;
+
+        err = fbus_writer_acquire(w, j->fmt, WRITER_WAIT_NS, &slot);
+        if (err < 0) {
+            child_fail(o, "writer: %s", fbus_strerror(err));
+            goto out;
+        }
+        bench_copy_frame(j->fmt, j->pool, slot.seq, slot.data, 0);
+        bench_stamp(slot.data[0], slot.seq, 0);
+        fbus_writer_publish(w, &slot, NULL);
+        warm = slot.seq;
+    }
+    atomic_store(&j->sh->ready, 1);
+    err = fbus_writer_wait_readers(w, cfg->readers, BENCH_ATTACH_WAIT_NS);
+    if (err < 0) {
+        child_fail(o, "only %d of %d readers attached within 10 s", fbus_writer_readers(w),
+                   cfg->readers);
+        goto out;
+    }
+    loop_usage(o, 1);
+    t0 = fbus_now_ns();
+    deadline = t0 + (int64_t)(cfg->seconds * 1e9);
+    atomic_store(&j->sh->t_start, t0);
+    while (!writer_done(cfg, j->fmt, seq, deadline)) {
+        fbus_slot slot;
+
+        pace(cfg->fps, t0, seq);
+        err = fbus_writer_acquire(w, j->fmt, WRITER_WAIT_NS, &slot);
+        if (err == -ETIMEDOUT) {
+            child_fail(o, "writer waited 5 s for a lossless reader");
+            goto out;
+        }
+        if (err < 0) {
+            child_fail(o, "writer: %s", fbus_strerror(err));
+            goto out;
+        }
+        bench_copy_frame(j->fmt, j->pool, slot.seq, slot.data, 0);
+        bench_stamp(slot.data[0], slot.seq, 0);
+        fbus_writer_publish(w, &slot, NULL);
+        seq = slot.seq - warm;
+        atomic_store_explicit(&j->sh->progress, seq, memory_order_relaxed);
+    }
+    o->t_last = fbus_now_ns();
+    loop_usage(o, 0);
+    atomic_store(&j->sh->t_end, o->t_last);
+    o->frames = seq;
+    o->ok = 1;
+    rc = 0;
+out:
+    fbus_writer_close(w);
+    return rc;
+}
+
+int bench_bus_reader(struct bench_job *j)
+{
+    const bench_config *cfg = j->cfg;
+    struct bench_child_out *o = &j->sh->readers[j->index];
+    /* A generous liveness timeout: on a loaded machine the writer's
+     * heartbeat thread may wait for a CPU for a long time, and a benchmark
+     * has its own stall watchdog. */
+    fbus_reader_opts ro = {.transport = cfg->transport,
+                           .policy = cfg->policy,
+                           .producer_timeout_ns = PRODUCER_TIMEOUT_NS};
+    fbus_reader *r = NULL;
+    uint64_t last = 0;
+    int64_t first = 0;
+    int err, rc = 1;
+
+    err = fbus_reader_open(j->name, &ro, &r);
+    if (err < 0)
+        return child_fail(o, "reader %d: cannot attach to bus \"%s\": %s", j->index + 1, j->name,
+                          fbus_strerror(err));
+    loop_usage(o, 1);
+    for (;;) {
+        fbus_frame f;
+        struct bench_frame_hdr hdr;
+        int64_t now;
+        int good;
+
+        err = fbus_reader_acquire(r, READER_WAIT_NS, &f);
+        now = fbus_now_ns();
+        if (err == FBUS_EENDED)
+            break;
+        if (err < 0) {
+            child_fail(o, "reader %d: %s", j->index + 1, fbus_strerror(err));
+            goto out;
+        }
+        if (f.seq <= cfg->slots) {
+            /* The newest warm-up frame, out before we attached: not part
+             * of the measurement. */
+            last = f.seq;
+            fbus_reader_release(r, &f);
+            continue;
+        }
+        bench_record_latency(o, now - f.publish_ns);
+        good = bench_frame_ok(j->fmt, j->pool, f.data, f.seq, &hdr);
+        if (cfg->policy == FBUS_POLICY_LOSSLESS ? f.seq != last + 1 : f.seq <= last)
+            o->seq_errors++;
+        /* Skipped frames, not counting warm-up ones we never saw. */
+        o->drops += last >= cfg->slots ? f.dropped : f.seq - cfg->slots - 1;
+        last = f.seq;
+        o->frames++;
+        o->t_last = now;
+        err = fbus_reader_release(r, &f);
+        if (err == FBUS_EOVERRUN)
+            o->overruns++;
+        else if (!good)
+            o->bad++;
+        if (o->frames == 1)
+            first = now;
+        pace(cfg->reader_fps, first, o->frames);
+    }
+    loop_usage(o, 0);
+    o->ok = 1;
+    rc = 0;
+out:
+    fbus_reader_close(r);
+    return rc;
+}
+
+/* writev() all of iov, whatever the pipe takes at a time. */
+static int writev_all(int fd, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t done = writev(fd, iov, n);
+
+        if (done < 0) {
+            if (errno == EINTR && !bench_stop)
+                continue;
+            return -errno;
+        }
+        while (n > 0 && (size_t)done >= iov->iov_len) {
+            done -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + done;
+            iov->iov_len -= (size_t)done;
+        }
+    }
+    return 0;
+}
+
+/* The pipe writer sends each frame straight from the pool with writev (the
+ * header in its own buffer), once per reader: the pipe's best case. */
+int bench_pipe_writer(struct bench_job *j, const int *fds)
+{
+    const bench_config *cfg = j->cfg;
+    const fbus_format *fmt = j->fmt;
+    struct bench_child_out *o = &j->sh->writer;
+    uint8_t hdr[BENCH_HDR_BYTES];
+    uint64_t off0 = fmt->planes[0].offset, seq = 0;
+    int64_t t0 = fbus_now_ns(), deadline = t0 + (int64_t)(cfg->seconds * 1e9);
+
+    memset(hdr, 0, sizeof(hdr));
+    loop_usage(o, 1);
+    atomic_store(&j->sh->t_start, t0);
+    while (!writer_done(cfg, j->fmt, seq, deadline)) {
+        const uint8_t *src = j->pool->buf[(seq + 1) % BENCH_POOL];
+
+        pace(cfg->fps, t0, seq);
+        seq++;
+        bench_stamp(hdr, seq, fbus_now_ns());
+        for (int i = 0; i < cfg->readers; i++) {
+            struct iovec iov[3] = {
+                {(void *)src, off0},
+                {hdr, BENCH_HDR_BYTES},
+                {(void *)(src + off0 + BENCH_HDR_BYTES), fmt->size - off0 - BENCH_HDR_BYTES},
+            };
+            int err = writev_all(fds[i], iov, 3);
+            if (err < 0)
+                return child_fail(o, "pipe writer: %s", strerror(-err));
+        }
+        atomic_store_explicit(&j->sh->progress, seq, memory_order_relaxed);
+    }
+    o->t_last = fbus_now_ns();
+    loop_usage(o, 0);
+    atomic_store(&j->sh->t_end, o->t_last);
+    o->frames = seq;
+    o->ok = 1;
+    return 0;
+}
+
+/* Read a whole frame: 1, 0 at a clean end of stream, or -errno. */
+static int read_frame(int fd, uint8_t *buf, size_t size)
+{
+    size_t got = 0;
+
+    while (got < size) {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return got == 0 ? 0 : -EPIPE;
+        got += (size_t)n;
+    }
+    return 1;
+}
+
+int bench_pipe_reader(struct bench_job *j, int fd)
+{
+    const fbus_format *fmt = j->fmt;
+    struct bench_child_out *o = &j->sh->readers[j->index];
+    uint8_t *buf = aligned_alloc(64, (fmt->size + 63) & ~(uint64_t)63);
+    const uint8_t *data[FBUS_MAX_PLANES];
+    uint64_t last = 0;
+    int64_t first = 0;
+    int rc = 1;
+
+    if (!buf)
+        return child_fail(o, "reader %d: out of memory", j->index + 1);
+    bench_plane_ptrs(fmt, buf, data);
+    memset(buf, 0, fmt->size); /* fault it in before the clock starts */
+    loop_usage(o, 1);
+    for (;;) {
+        struct bench_frame_hdr hdr;
+        int64_t now;
+        int got = read_frame(fd, buf, fmt->size), good;
+
+        now = fbus_now_ns();
+        if (got == 0)
+            break;
+        if (got < 0) {
+            child_fail(o, "pipe reader %d: %s", j->index + 1, strerror(-got));
+            goto out;
+        }
+        good = bench_frame_ok(fmt, j->pool, data, last + 1, &hdr);
+        if (hdr.magic == BENCH_MAGIC)
+            bench_record_latency(o, now - hdr.send_ns);
+        if (hdr.seq != last + 1)
+            o->seq_errors++;
+        last = hdr.seq;
+        o->frames++;
+        o->t_last = now;
+        if (!good)
+            o->bad++;
+        if (o->frames == 1)
+            first = now;
+        pace(j->cfg->reader_fps, first, o->frames);
+    }
+    loop_usage(o, 0);
+    o->ok = 1;
+    rc = 0;
+out:
+    free(buf);
+    return rc;
+}
+
+/* Single-thread memcpy of one frame at a time, pool to one of three buffers
+ * (as to three slots): the most a writer that copies its frames can do. */
+int bench_measure_memcpy(const bench_config *cfg, const fbus_format *fmt,
+                         const struct bench_pool *pl, bench_result *res, char *err, size_t errsz)
+{
+    uint8_t *dst[3] = {NULL, NULL, NULL};
+    int64_t t0, t1, deadline, cpu;
+    uint64_t n = 0;
+    int rc = -1;
+
+    for (int i = 0; i < 3; i++) {
+        dst[i] = aligned_alloc(64, (fmt->size + 63) & ~(uint64_t)63);
+        if (!dst[i]) {
+            snprintf(err, errsz, "memcpy: out of memory");
+            goto out;
+        }
+        memset(dst[i], 0, fmt->size); /* fault the pages in first */
+    }
+    cpu = cpu_now();
+    t0 = fbus_now_ns();
+    deadline = t0 + (int64_t)(cfg->seconds * 1e9);
+    for (t1 = t0; !writer_done(cfg, fmt, n, deadline); n++) {
+        uint8_t *planes[FBUS_MAX_PLANES];
+        for (uint32_t p = 0; p < fmt->nb_planes; p++)
+            planes[p] = dst[n % 3] + fmt->planes[p].offset;
+        bench_copy_frame(fmt, pl, n + 1, planes, 1);
+        bench_stamp(planes[0], n + 1, 0);
+    }
+    t1 = fbus_now_ns();
+    res->memcpy_done = 1;
+    res->memcpy_frames = n;
+    res->memcpy_seconds = (double)(t1 - t0) / 1e9;
+    res->memcpy_fps = t1 > t0 ? (double)n / res->memcpy_seconds : 0;
+    res->memcpy_cpu_us_per_frame = n ? (double)(cpu_now() - cpu) / 1e3 / (double)n : 0;
+    rc = 0;
+out:
+    for (int i = 0; i < 3; i++)
+        free(dst[i]);
+    return rc;
+}
