@@ -333,9 +333,9 @@ static void test_name_check(void **state)
 static void test_strerror(void **state)
 {
     static const int codes[] = {
-        FBUS_EBADNAME, FBUS_EBADREGION,    FBUS_EVERSION,  FBUS_EOVERRUN,
-        FBUS_EENDED,   FBUS_EPRODUCERGONE, FBUS_EREPLACED, FBUS_EBUSY,
-        FBUS_EFULL,    FBUS_EFORMAT,       FBUS_ETOOBIG,   FBUS_EOBSERVER,
+        FBUS_EBADNAME,      FBUS_EBADREGION, FBUS_EVERSION, FBUS_EOVERRUN, FBUS_EENDED,
+        FBUS_EPRODUCERGONE, FBUS_EREPLACED,  FBUS_EBUSY,    FBUS_EFULL,    FBUS_EFORMAT,
+        FBUS_ETOOBIG,       FBUS_EOBSERVER,  FBUS_EOWNER,
     };
     const size_t n = sizeof(codes) / sizeof(codes[0]);
     const char *unknown = fbus_strerror(-10999);

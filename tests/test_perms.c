@@ -3,7 +3,8 @@
  * Permissions between users, on both transports (the tests run as root and
  * drop to nobody in forked children): a group-readable bus gives read-only
  * observers that read frames but cannot register, write, remove, take over or
- * slow down the writer; a stale region of another user is never taken over;
+ * slow down the writer, and a reader asking for its own user's buses only
+ * refuses them; a stale region of another user is never taken over;
  * names that could leave /dev/shm or exceed the limit are refused by every
  * entry point.
  */
@@ -205,6 +206,14 @@ static int observer_main(void *arg)
     default_signals();
     if (tu_become(NOBODY, NOBODY, groups, 1) != 0)
         return 2;
+    /* Root's bus, for a reader that wants its own user's only. */
+    ro.flags = FBUS_READER_SAME_USER;
+    EXPECT(fbus_reader_open(c->name, &ro, &r), FBUS_EOWNER, 9);
+    if (r)
+        return 9;
+    ro.flags = FBUS_READER_SAME_USER | FBUS_READER_WAIT; /* no waiting it out */
+    EXPECT(fbus_reader_open(c->name, &ro, &r), FBUS_EOWNER, 9);
+    ro.flags = 0;
     EXPECT(fbus_reader_open(c->name, &ro, &r), 0, 10);
     if (!fbus_reader_attached(r))
         return 11;
@@ -257,6 +266,17 @@ static void test_group_observer(void **state)
         pid_t prod = start_producer(c, tu_transports[t], 0640);
 
         assert_int_equal(fbus_stat(c->name, c->t, &before), 0);
+        {
+            /* Its owner's reader with FBUS_READER_SAME_USER attaches. */
+            fbus_reader_opts ro = {.transport = c->t, .flags = FBUS_READER_SAME_USER};
+            fbus_reader *r = NULL;
+            fbus_frame f;
+
+            assert_int_equal(fbus_reader_open(c->name, &ro, &r), 0);
+            assert_int_equal(fbus_reader_acquire(r, TU_SEC, &f), 0);
+            assert_int_equal(fbus_reader_release(r, &f), 0);
+            fbus_reader_close(r);
+        }
         assert_int_equal(tu_wait(tu_fork(observer_main, c, 20), 30000), 0);
         assert_int_equal(fbus_stat(c->name, c->t, &after), 0);
         /* The writer went on publishing, alone in its reader table. */

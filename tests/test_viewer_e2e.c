@@ -831,6 +831,33 @@ static void test_errors(void **state)
     assert_non_null(strstr(log, want));
     assert_null(strstr(log, "shown")); /* one line, no summary */
 
+    /* A live bus whose object belongs to another user (root can chown it
+     * there): read by default, refused with --same-user. */
+    if (geteuid() == 0) {
+        fbus_format gfmt;
+        fbus_writer_opts wo = {.format = &gfmt};
+        fbus_writer *w = NULL;
+        char path[128];
+
+        tu_bus_name(name, sizeof(name), "vwowner");
+        assert_int_equal(fbus_format_init(&gfmt, "gray", 64, 48, 0), 0);
+        assert_int_equal(fbus_writer_open(name, &wo, &w), 0);
+        assert_int_equal(tu_publish(w, &gfmt, TU_SEC, NULL), 0);
+        snprintf(path, sizeof(path), "/dev/shm/framebus.%s", name);
+        assert_int_equal(chown(path, 65534, 65534), 0);
+        status = run_viewer(&log, "--bus", name, "--same-user", "--headless", (char *)NULL);
+        assert_int_equal(status, 1);
+        snprintf(want, sizeof(want),
+                 "framebus-viewer: bus \"%s\": bus belongs to another user (refused: "
+                 "--same-user)\n",
+                 name);
+        assert_non_null(strstr(log, want));
+        status = run_viewer(&log, "--bus", name, "--headless", "--frames", "1", (char *)NULL);
+        assert_int_equal(status, 0);
+        fbus_writer_close(w);
+        tu_bus_cleanup(name);
+    }
+
     /* Permission denied (root reads anything, so only as a normal user). */
     if (geteuid() != 0) {
         tu_bus_name(name, sizeof(name), "vwperm");

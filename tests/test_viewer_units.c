@@ -152,12 +152,15 @@ static void test_options(void **state)
     assert_int_equal(o.vsync, 1);
     assert_int_equal(o.frames, 0);
     assert_int_equal(o.fullscreen, 0);
+    assert_int_equal(o.same_user, 0);
 
-    char *a2[] = {
-        "framebus-viewer", "--bus",    "cam", "--transport", "sysv",       "--lossless",
-        "--fullscreen",    "--frames", "42",  "--no-vsync",  "--headless", "--screenshot-on-exit",
-        "x.png",           NULL};
-    assert_int_equal(viewer_parse_args(13, a2, &o), 0);
+    char *a2[] = {"framebus-viewer", "--bus",       "cam",
+                  "--transport",     "sysv",        "--lossless",
+                  "--fullscreen",    "--frames",    "42",
+                  "--no-vsync",      "--headless",  "--screenshot-on-exit",
+                  "x.png",           "--same-user", NULL};
+    assert_int_equal(viewer_parse_args(14, a2, &o), 0);
+    assert_int_equal(o.same_user, 1);
     assert_string_equal(o.bus, "cam");
     assert_int_equal(o.transport, FBUS_TRANSPORT_SYSV);
     assert_int_equal(o.policy, FBUS_POLICY_LOSSLESS);

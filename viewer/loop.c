@@ -335,6 +335,8 @@ static void open_error(const char *bus, int rc)
         hint = " (the bus belongs to another user; ask its producer for --mode)";
     else if (rc == FBUS_EBADREGION || rc == FBUS_EVERSION)
         hint = " (refusing to read it)";
+    else if (rc == FBUS_EOWNER)
+        hint = " (refused: --same-user)";
     fprintf(stderr, VIEWER_NAME ": bus \"%s\": %s%s\n", bus, fbus_strerror(rc), hint);
 }
 
@@ -352,7 +354,7 @@ int viewer_run(const struct viewer_opts *o)
     v->o = o;
     ro.transport = o->transport;
     ro.policy = o->policy;
-    ro.flags = FBUS_READER_WAIT;
+    ro.flags = FBUS_READER_WAIT | (o->same_user ? FBUS_READER_SAME_USER : 0);
     /* The window first: a lossless reader registered before a slow SDL
      * start-up would hold its producer back meanwhile. */
     if (viewer_render_open(&v->rd, o, err, sizeof(err)) < 0) {

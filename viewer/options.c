@@ -17,6 +17,8 @@ void viewer_print_help(FILE *f)
                "  -t, --transport T         posix (default) or sysv\n"
                "      --lossless            show every frame in order (the producer waits\n"
                "                            for this viewer); default: always the newest\n"
+               "      --same-user           refuse a bus that belongs to another user (a\n"
+               "                            name squatted before the producer started)\n"
                "      --fullscreen          start fullscreen\n"
                "      --frames N            quit after showing N frames\n"
                "      --no-vsync            present frames as soon as they arrive\n"
@@ -80,6 +82,7 @@ enum {
     OPT_SHOT_EXIT,
     OPT_SHOT_DIR,
     OPT_OVERLAY,
+    OPT_SAME_USER,
 };
 
 int viewer_parse_args(int argc, char **argv, struct viewer_opts *o)
@@ -88,6 +91,7 @@ int viewer_parse_args(int argc, char **argv, struct viewer_opts *o)
         {"bus", required_argument, NULL, 'b'},
         {"transport", required_argument, NULL, 't'},
         {"lossless", no_argument, NULL, OPT_LOSSLESS},
+        {"same-user", no_argument, NULL, OPT_SAME_USER},
         {"fullscreen", no_argument, NULL, OPT_FULLSCREEN},
         {"frames", required_argument, NULL, OPT_FRAMES},
         {"no-vsync", no_argument, NULL, OPT_NO_VSYNC},
@@ -129,6 +133,9 @@ int viewer_parse_args(int argc, char **argv, struct viewer_opts *o)
             break;
         case OPT_LOSSLESS:
             o->policy = FBUS_POLICY_LOSSLESS;
+            break;
+        case OPT_SAME_USER:
+            o->same_user = 1;
             break;
         case OPT_FULLSCREEN:
             o->fullscreen = 1;

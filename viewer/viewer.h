@@ -30,6 +30,7 @@ struct viewer_opts {
     int headless;          /* forced by --headless or by a missing display */
     int headless_forced;   /* --headless was given */
     int overlay;           /* start with the stats overlay on */
+    int same_user;         /* refuse buses of another user (--same-user) */
     uint64_t frames;       /* stop after this many shown frames; 0: never */
     double timeout;        /* give up waiting for the first producer; <=0: never */
     double stats_interval; /* seconds between stderr stats lines; 0: headless only */

@@ -34,6 +34,8 @@ FBUS_EXTERN const char *fbus_strerror(int err)
         return "frame or region size out of range";
     case FBUS_EOBSERVER:
         return "read-only access to this bus: cannot register as a reader";
+    case FBUS_EOWNER:
+        return "bus belongs to another user";
     case -ENOENT:
         return "no such bus";
     case -EEXIST:

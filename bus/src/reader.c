@@ -134,6 +134,10 @@ static int try_attach(struct fbus_reader *r)
     }
     if (err < 0)
         return err;
+    if ((r->flags & FBUS_READER_SAME_USER) && r->rg.map.uid != geteuid()) {
+        fbus__region_detach(&r->rg);
+        return FBUS_EOWNER;
+    }
     status = fbus__producer_status(&r->rg, r->producer_timeout, fbus_now_ns());
     if (status != FBUS__STATE_LIVE && status != FBUS__STATE_STALLED) {
         /* A region whose producer is finished: wait for its successor

@@ -51,6 +51,7 @@ enum {
     FBUS_EFORMAT = -10010,       /* unknown pixel format or bad frame format */
     FBUS_ETOOBIG = -10011,       /* frame or region size out of range */
     FBUS_EOBSERVER = -10012,     /* needs write access; bus is read-only */
+    FBUS_EOWNER = -10013,        /* bus belongs to another user */
 };
 
 /* Transports: both produce the same bytes, only the naming differs. */
@@ -227,13 +228,19 @@ typedef struct fbus_reader_opts {
 #define FBUS_READER_WAIT 0x1u
 /* Never register; read with validation alone (as when the bus is 0640). */
 #define FBUS_READER_OBSERVER 0x2u
+/* Attach only to a bus whose shared-memory object belongs to this process's
+ * effective user (checked on the object actually mapped, so no other user
+ * can slip one in between a check and the attach): a name squatted by
+ * another user gives FBUS_EOWNER instead of its frames. */
+#define FBUS_READER_SAME_USER 0x4u
 
 /*
  * Attach to bus `name`. Returns 0 and *out, or FBUS_EBADNAME, -ENOENT (no
  * such bus; never with FBUS_READER_WAIT), -EACCES, FBUS_EBADREGION,
  * FBUS_EVERSION, FBUS_EFULL, FBUS_EOBSERVER (lossless on a bus this user can
- * only read), -ENOMEM. A bus this user may read but not write is attached as
- * an observer automatically.
+ * only read), FBUS_EOWNER (FBUS_READER_SAME_USER and another user's bus),
+ * -ENOMEM. A bus this user may read but not write is attached as an observer
+ * automatically.
  */
 FBUS_EXTERN int fbus_reader_open(const char *name, const fbus_reader_opts *opts, fbus_reader **out);
 
