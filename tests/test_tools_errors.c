@@ -39,13 +39,39 @@ static void test_unknown_bus(void **state)
              "framebus: cat: bus \"%s\": no such bus (is a producer running?)\n", name);
     tt_expect(1, want, "\"$FB\" cat %s --timeout 0.3 > /dev/null", name);
     tt_expect(1,
-              "framebus: stat: bus \"bad/name\": invalid bus name (use 1 to 64 of A-Z a-z 0-9 . _ "
-              "-)\n",
+              "framebus: stat: bus \"bad/name\": invalid bus name (use 1-64 characters of A-Z a-z "
+              "0-9 . _ -)\n",
               "\"$FB\" stat bad/name");
     tt_expect(1,
-              "framebus: cat: bus \"bad name\": invalid bus name (use 1 to 64 of A-Z a-z 0-9 . _ "
-              "-)\n",
+              "framebus: cat: bus \"bad name\": invalid bus name (use 1-64 characters of A-Z a-z "
+              "0-9 . _ -)\n",
               "\"$FB\" cat 'bad name' > /dev/null");
+}
+
+/* A live bus whose object belongs to another user (root can chown it
+ * there): cat reads it by default and refuses it with --same-user. */
+static void test_other_users_bus(void **state)
+{
+    char name[FBUS_NAME_MAX + 1], want[256], path[128];
+    fbus_writer *w;
+    fbus_format fmt;
+    tt_result r;
+
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    tt_bus_name(name, sizeof(name), "ttowner");
+    w = tt_open_writer(name, FBUS_TRANSPORT_POSIX, "gray", 64, 48, 3, &fmt);
+    assert_non_null(w);
+    assert_int_equal(tu_publish(w, &fmt, TU_SEC, NULL), 0);
+    snprintf(path, sizeof(path), "/dev/shm/framebus.%s", name);
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    snprintf(want, sizeof(want), "framebus: cat: bus \"%s\": bus belongs to another user\n", name);
+    tt_expect(1, want, "\"$FB\" cat %s --same-user > /dev/null", name);
+    assert_int_equal(tt_run(&r, RUN_MS, "\"$FB\" cat %s --latest --frames 1 | wc -c", name), 0);
+    assert_int_equal(atoi(r.out), 64 * 48);
+    tt_free(&r);
+    fbus_writer_close(w);
 }
 
 static void test_put_errors(void **state)
@@ -226,6 +252,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_unknown_bus, cleanup),
+        cmocka_unit_test_teardown(test_other_users_bus, cleanup),
         cmocka_unit_test_teardown(test_put_errors, cleanup),
         cmocka_unit_test_teardown(test_usage_errors, cleanup),
         cmocka_unit_test_teardown(test_help_version, cleanup),

@@ -391,12 +391,13 @@ int cmd_cat(int argc, char **argv)
         {"timeout", required_argument, NULL, 't'},
         {"follow", no_argument, NULL, 'f'},
         {"transport", required_argument, NULL, 'T'},
+        {"same-user", no_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct cat c = {.mode = CAT_RAW, .timeout_ns = -1};
     fbus_reader_opts ropts = {0};
-    int transport_set = 0, y4m = 0, raw = 0, opt, rc;
+    int transport_set = 0, y4m = 0, raw = 0, same_user = 0, opt, rc;
     double seconds;
 
     optind = 0;
@@ -423,6 +424,9 @@ int cmd_cat(int argc, char **argv)
             break;
         case 'f':
             c.follow = 1;
+            break;
+        case 'u':
+            same_user = 1;
             break;
         case 'T':
             if (tool_parse_transport(optarg, &c.transport) < 0)
@@ -458,7 +462,7 @@ int cmd_cat(int argc, char **argv)
     tool_signals(1);
     ropts.transport = c.transport;
     ropts.policy = c.latest ? FBUS_POLICY_LATEST : FBUS_POLICY_LOSSLESS;
-    ropts.flags = FBUS_READER_WAIT;
+    ropts.flags = FBUS_READER_WAIT | (same_user ? FBUS_READER_SAME_USER : 0);
     rc = fbus_reader_open(c.name, &ropts, &c.reader);
     if (rc < 0) {
         tool_error(CMD, "bus \"%s\": %s", c.name, tool_bus_strerror(rc));

@@ -242,8 +242,6 @@ const char *tool_bus_strerror(int err)
         return "no such bus (is a producer running?)";
     case -EACCES:
         return "permission denied";
-    case FBUS_EBADNAME:
-        return "invalid bus name (use 1 to 64 of A-Z a-z 0-9 . _ -)";
     default:
         return fbus_strerror(err);
     }

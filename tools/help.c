@@ -76,7 +76,8 @@ static const struct help helps[] = {
            "  framebus rm --stale\n"
            "  framebus rm --stale 'cam*'\n"},
     {"cat", "usage: framebus cat NAME [--y4m | --raw] [--frames N] [--latest]\n"
-            "                    [--timeout S] [--follow] [--transport posix|sysv]\n"
+            "                    [--timeout S] [--follow] [--same-user]\n"
+            "                    [--transport posix|sysv]\n"
             "\n"
             "Write the bus's frames to stdout. Every frame, in order, by default\n"
             "(the producer waits for cat, like a pipe). Waits for the bus to appear.\n"
@@ -92,6 +93,8 @@ static const struct help helps[] = {
             "               producer, skips frames when cat is slow\n"
             "  --timeout S  give up after S seconds without a frame (default: wait)\n"
             "  --follow     when the stream ends, wait for the next producer\n"
+            "  --same-user  refuse a bus that belongs to another user (a name\n"
+            "               squatted before the producer started)\n"
             "\n"
             "examples:\n"
             "  framebus cat cam --y4m | ffplay -\n"
