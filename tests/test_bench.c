@@ -5,6 +5,7 @@
  * no bad checksum, lossless readers got every frame, ratios positive, no bus
  * left behind), and the one-line errors for bad options. No timing asserts.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -542,6 +543,73 @@ static void test_writer_paced_json(void **state)
     run_free(&r);
 }
 
+/* Remove a directory and the files in it. */
+static void unlink_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[512];
+
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+/* Ctrl-C in the middle of a --sweep --json: the points measured so far are
+ * still one valid JSON array, and no bench bus is left behind. */
+static void test_sweep_interrupted_json(void **state)
+{
+    char dir[] = "/tmp/test_bench_sweep.XXXXXX";
+    int ofd = tmpfile_fd(), efd = tmpfile_fd(), st = 0, got = 0;
+    struct jv *root;
+    char *out, *err;
+    pid_t pid;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(ofd, STDOUT_FILENO);
+        dup2(efd, STDERR_FILENO);
+        execl(FRAMEBUS, FRAMEBUS, "bench", "--sweep", "--json", "--frames", "30", "--rounds", "1",
+              "--out", dir, (char *)NULL);
+        _exit(127);
+    }
+    /* Wait for the first point, then interrupt. */
+    for (int waited = 0; waited < TIMEOUT_MS && !got; waited += 20) {
+        struct timespec ts = {0, 20 * 1000000L};
+        char buf[256];
+        ssize_t n = pread(ofd, buf, sizeof(buf) - 1, 0);
+
+        buf[n > 0 ? n : 0] = '\0';
+        got = strstr(buf, "\"width\"") != NULL;
+        nanosleep(&ts, NULL);
+    }
+    assert_true(got);
+    kill(pid, SIGINT);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    out = slurp(ofd);
+    err = slurp(efd);
+    close(ofd);
+    close(efd);
+    root = json_parse(out);
+    if (!root || root->type != J_ARR)
+        fail_msg("not a JSON array after Ctrl-C: %s (stderr: %s)", out, err);
+    assert_true(jnum(root, "0.bus.writer.frames") > 0);
+    jv_free(root);
+    assert_no_leftover(pid);
+    free(out);
+    free(err);
+    unlink_dir(dir);
+}
+
 static void test_table(void **state)
 {
     struct run r;
@@ -633,9 +701,13 @@ static void test_bad_options(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_options),   cmocka_unit_test(test_help),
-        cmocka_unit_test(test_lossless_json), cmocka_unit_test(test_latest_sysv_json),
-        cmocka_unit_test(test_paced_json),    cmocka_unit_test(test_writer_paced_json),
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_lossless_json),
+        cmocka_unit_test(test_latest_sysv_json),
+        cmocka_unit_test(test_paced_json),
+        cmocka_unit_test(test_writer_paced_json),
+        cmocka_unit_test(test_sweep_interrupted_json),
         cmocka_unit_test(test_table),
     };
 

@@ -257,8 +257,8 @@ int cmd_bench(int argc, char **argv)
             cfg.slots = (uint32_t)v;
             break;
         case 'R':
-            if (parse_u64(optarg, 1, 64, &v) < 0)
-                return usage_error("bad round count \"%s\" (1 to 64)", optarg);
+            if (parse_u64(optarg, 1, BENCH_MAX_ROUNDS, &v) < 0)
+                return usage_error("bad round count \"%s\" (1 to %d)", optarg, BENCH_MAX_ROUNDS);
             cfg.rounds = (int)v;
             break;
         case 'F':

@@ -17,6 +17,8 @@
 #include "framebus/framebus.h"
 
 #define BENCH_MAX_READERS 64
+/* --rounds at most (bench_run keeps per-round figures in arrays this big). */
+#define BENCH_MAX_ROUNDS 64
 /* Prepared frames the writer copies from, round robin. */
 #define BENCH_POOL 4
 /* Every frame starts with this many bytes of header (seq, send time). */
@@ -117,7 +119,6 @@ struct bench_pool {
 /* One process's report, written by the child, read by the parent after it
  * is reaped (waitpid orders the two). */
 struct bench_child_out {
-    int ok;
     char msg[200];
     uint64_t frames, drops, overruns, bad, seq_errors;
     int64_t t_last;
@@ -132,7 +133,6 @@ struct bench_shared {
     _Atomic uint64_t progress; /* frames the writer sent so far */
     _Atomic int ready;         /* the writer created the bus */
     _Atomic int64_t t_start;   /* the writer's first frame */
-    _Atomic int64_t t_end;     /* after the writer's last frame */
     struct bench_child_out writer;
     struct bench_child_out readers[]; /* cfg->readers of them */
 };

@@ -167,9 +167,7 @@ int bench_bus_writer(struct bench_job *j)
     }
     o->t_last = fbus_now_ns();
     loop_usage(o, 0);
-    atomic_store(&j->sh->t_end, o->t_last);
     o->frames = seq;
-    o->ok = 1;
     rc = 0;
 out:
     fbus_writer_close(w);
@@ -236,7 +234,6 @@ int bench_bus_reader(struct bench_job *j)
         pace(cfg->reader_fps, first, o->frames);
     }
     loop_usage(o, 0);
-    o->ok = 1;
     rc = 0;
 out:
     fbus_reader_close(r);
@@ -301,9 +298,7 @@ int bench_pipe_writer(struct bench_job *j, const int *fds)
     }
     o->t_last = fbus_now_ns();
     loop_usage(o, 0);
-    atomic_store(&j->sh->t_end, o->t_last);
     o->frames = seq;
-    o->ok = 1;
     return 0;
 }
 
@@ -367,7 +362,6 @@ int bench_pipe_reader(struct bench_job *j, int fd)
         pace(j->cfg->reader_fps, first, o->frames);
     }
     loop_usage(o, 0);
-    o->ok = 1;
     rc = 0;
 out:
     free(buf);

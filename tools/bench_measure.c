@@ -60,7 +60,8 @@ static int reap(pid_t *pids, int n, const char *what, const struct bench_shared 
             p = waitpid(pids[i], &st, WNOHANG);
             if (p == 0 || (p < 0 && errno == EINTR))
                 continue;
-            if (p != pids[i] || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            /* Keep 2 (stalled, all killed) once it is set. */
+            if ((p != pids[i] || !WIFEXITED(st) || WEXITSTATUS(st) != 0) && !failed)
                 failed = 1;
             /* A process killed by a signal is the likeliest root cause. */
             if (p == pids[i] && WIFSIGNALED(st) && !why[0] && !bench_stop)
@@ -395,8 +396,9 @@ int bench_run(const bench_config *cfg, const fbus_format *fmt, unsigned what, be
     bench_side *bus = calloc((size_t)cfg->rounds, sizeof(*bus));
     bench_side *pipe = calloc((size_t)cfg->rounds, sizeof(*pipe));
     bench_result *mc = calloc(1, sizeof(*mc));
-    double bus_fps[64], pipe_fps[64], mc_fps[64], mc_s[64], mc_cpu[64];
-    uint64_t mc_n[64];
+    double bus_fps[BENCH_MAX_ROUNDS], pipe_fps[BENCH_MAX_ROUNDS], mc_fps[BENCH_MAX_ROUNDS];
+    double mc_s[BENCH_MAX_ROUNDS], mc_cpu[BENCH_MAX_ROUNDS];
+    uint64_t mc_n[BENCH_MAX_ROUNDS];
     struct bench_pool pl;
     double load[1];
     int rc = -1, n = cfg->rounds;

@@ -242,7 +242,7 @@ int bench_sweep(const bench_config *base, const char *out_dir, int json)
     struct plot_row rows[N_SIZES * N_READERS * N_POLICIES * N_TRANSPORTS];
     uint64_t bad = 0;
     int nrows = 0, failed = 0;
-    int have_gnuplot = on_path("gnuplot"), done = 0, rc = 1, first = 1;
+    int have_gnuplot = on_path("gnuplot"), done = 0, rc = 1, first = 1, json_open = 0;
     FILE *f = NULL;
 
     if (mkdir(out_dir, 0777) < 0 && errno != EEXIST) {
@@ -266,9 +266,10 @@ int bench_sweep(const bench_config *base, const char *out_dir, int json)
         goto out;
     }
     fputs(csv_header, f);
-    if (json)
+    if (json) {
         fputs("[", stdout);
-    else
+        json_open = 1;
+    } else
         sweep_header(stdout);
 
     for (size_t s = 0; s < N_SIZES; s++) {
@@ -340,8 +341,10 @@ int bench_sweep(const bench_config *base, const char *out_dir, int json)
             }
         }
     }
-    if (json)
+    if (json) {
         fputs("]\n", stdout);
+        json_open = 0;
+    }
     if (fclose(f) != 0) {
         f = NULL;
         bench_error("cannot write \"%s\": %s", csv, strerror(errno));
@@ -372,6 +375,9 @@ int bench_sweep(const bench_config *base, const char *out_dir, int json)
         rc = 1;
     }
 out:
+    /* Stopped early (Ctrl-C): what was measured is still valid JSON. */
+    if (json_open)
+        fputs("]\n", stdout);
     bench_progress_prefix[0] = '\0';
     if (f)
         fclose(f);
