@@ -30,11 +30,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "internal.h"
 #include "layout.h"
 #include "testutil.h"
 
@@ -726,6 +728,113 @@ static void test_reader_killed_while_claiming(void **state)
     }
 }
 
+/* Child: with every descriptor in use /proc cannot be read; a live process
+ * (our parent) must still count as alive, a dead one as gone. */
+static int cannot_tell_main(void *arg)
+{
+    pid_t dead = *(const pid_t *)arg;
+    uint64_t start = fbus__proc_start(getppid());
+    int alive, gone;
+
+    struct rlimit lim;
+
+    if (!start)
+        return 2;
+    /* A low soft limit, so that filling the table is quick. */
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur > 64) {
+        lim.rlim_cur = 64;
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    while (dup(0) >= 0)
+        ;
+    if (errno != EMFILE)
+        return 3;
+    alive = fbus__pid_alive(getppid(), start);
+    gone = fbus__pid_alive(dead, 0);
+    return alive && !gone ? 0 : 4;
+}
+
+static void test_liveness_cannot_tell(void **state)
+{
+    pid_t dead, pid;
+
+    (void)state;
+    dead = fork();
+    if (dead == 0)
+        _exit(0);
+    assert_int_equal(tu_wait(dead, 5000), 0);
+    pid = tu_fork(cannot_tell_main, &dead, 20);
+    assert_true(pid > 0);
+    assert_int_equal(tu_wait(pid, 20000), 0);
+}
+
+/*
+ * A live lossless reader whose entry the writer freed (as if it had taken it
+ * for dead) takes an entry back at its next acquire and is waited for again:
+ * the writer cannot reuse the slot of a frame it has not read.
+ */
+static void test_reader_takes_entry_back(void **state)
+{
+    (void)state;
+    for (int t = 0; t < 2; t++) {
+        fbus_writer_opts wo = {
+            .transport = tu_transports[t], .format = &fmt, .flags = FBUS_WRITER_NO_THREAD};
+        fbus_reader_opts ro = {.transport = tu_transports[t],
+                               .policy = FBUS_POLICY_LOSSLESS,
+                               .producer_timeout_ns = TU_PRODUCER_TIMEOUT};
+        char name[FBUS_NAME_MAX + 1];
+        fbus_writer *w = NULL;
+        fbus_reader *r = NULL;
+        struct fbus__reader_entry *e = NULL;
+        const struct fbus__header *h;
+        fbus_frame f;
+        fbus_slot s;
+        tu_region reg;
+
+        remember(tu_bus_name(name, sizeof(name), "takeback"));
+        assert_int_equal(fbus_writer_open(name, &wo, &w), 0);
+        assert_int_equal(fbus_reader_open(name, &ro, &r), 0);
+        assert_int_equal(tu_publish(w, &fmt, 0, NULL), 0);
+        assert_int_equal(fbus_reader_acquire(r, TU_SEC, &f), 0);
+        assert_int_equal(f.seq, 1);
+        assert_int_equal(fbus_reader_release(r, &f), 0);
+
+        /* Free its entry behind its back, as reclaim() does. */
+        assert_int_equal(tu_region_map(name, tu_transports[t], &reg), 0);
+        h = (const void *)reg.base;
+        for (uint32_t i = 0; i < h->reader_count; i++) {
+            struct fbus__reader_entry *x = (void *)(reg.base + h->readers_offset + i * sizeof(*x));
+            if (atomic_load(&x->state) == FBUS__ENTRY_ACTIVE && atomic_load(&x->pid) == getpid())
+                e = x;
+        }
+        assert_non_null(e);
+        atomic_store(&e->pin, 0);
+        atomic_store(&e->consumed, UINT64_MAX); /* FBUS__JOINING */
+        atomic_store(&e->state, FBUS__ENTRY_FREE);
+        tu_region_unmap(&reg);
+        assert_int_equal(fbus_writer_readers(w), 0);
+
+        /* Its next look takes an entry back, keeping its place (frame 1). */
+        assert_int_equal(fbus_reader_acquire(r, 0, &f), -EAGAIN);
+        assert_int_equal(fbus_writer_readers(w), 1);
+        assert_int_equal(tu_publish(w, &fmt, 0, NULL), 0); /* 2 */
+        assert_int_equal(tu_publish(w, &fmt, 0, NULL), 0); /* 3 */
+        assert_int_equal(tu_publish(w, &fmt, 0, NULL), 0); /* 4, in frame 1's slot */
+        /* 2 is unread: the writer must wait rather than take its slot. */
+        assert_int_equal(fbus_writer_acquire(w, &fmt, 0, &s), -EAGAIN);
+        for (uint64_t want = 2; want <= 4; want++) {
+            assert_int_equal(fbus_reader_acquire(r, TU_SEC, &f), 0);
+            assert_int_equal(f.seq, want);
+            assert_int_equal(f.dropped, 0);
+            assert_true(tu_verify(&f, f.seq));
+            assert_int_equal(fbus_reader_release(r, &f), 0);
+        }
+        fbus_reader_close(r);
+        fbus_writer_close(w);
+        tu_bus_cleanup(name);
+    }
+}
+
 #ifdef FBUS_CMD_PATH
 #define CAT_ROUNDS 10
 #define CAT_FRAMES 20
@@ -893,6 +1002,8 @@ int main(void)
         cmocka_unit_test_teardown(test_kill_readers_posix, teardown),
         cmocka_unit_test_teardown(test_kill_readers_sysv, teardown),
         cmocka_unit_test_teardown(test_reader_killed_while_claiming, teardown),
+        cmocka_unit_test_teardown(test_reader_takes_entry_back, teardown),
+        cmocka_unit_test(test_liveness_cannot_tell),
 #ifdef FBUS_CMD_PATH
         cmocka_unit_test_teardown(test_cat_follows_killed_producers, teardown),
 #endif

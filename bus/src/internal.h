@@ -114,7 +114,9 @@ void fbus__sweep_temp(void);
 int fbus__validate_header(const struct fbus__header *h, uint64_t map_size, const char *name);
 
 /* liveness.c */
-uint64_t fbus__proc_start(pid_t pid); /* 0 if the process is gone or a zombie */
+uint64_t fbus__proc_start(pid_t pid); /* 0 if gone, a zombie, or /proc cannot tell */
+/* Whether pid runs (with that start time; 0: any). When /proc cannot tell,
+ * it asks kill(pid, 0): "cannot tell" is never "dead". */
 int fbus__pid_alive(pid_t pid, uint64_t start);
 /* FBUS__STATE_* for a live, ended, replaced or stalled producer, or 0 if its
  * process is gone. */

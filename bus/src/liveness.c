@@ -14,26 +14,33 @@
 
 #include "internal.h"
 
-uint64_t fbus__proc_start(pid_t pid)
+/*
+ * Read the start time of pid: 1 and *start if it runs, 0 if it is gone or a
+ * zombie, -1 if /proc could not tell (no /proc, another pid namespace, out of
+ * descriptors): "cannot tell" must never be taken for "dead", or a writer
+ * would reclaim a live lossless reader's entry and overwrite its frames.
+ */
+static int proc_stat(pid_t pid, uint64_t *start)
 {
     char path[64], buf[1024], *p;
     ssize_t n;
     int fd, field;
-    uint64_t start;
 
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
+        return errno == ENOENT || errno == ESRCH ? 0 : -1;
     n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
-    if (n <= 0)
-        return 0;
+    if (n < 0)
+        return errno == ESRCH ? 0 : -1;
+    if (n == 0)
+        return 0; /* reaped while we read */
     buf[n] = '\0';
     /* The command name may hold spaces and parentheses: skip to the last ')'. */
     p = strrchr(buf, ')');
     if (!p || p[1] != ' ')
-        return 0;
+        return -1;
     p += 2;
     if (*p == 'Z' || *p == 'X')
         return 0;
@@ -44,23 +51,34 @@ uint64_t fbus__proc_start(pid_t pid)
             p++;
     }
     if (!p)
-        return 0;
-    start = strtoull(p, NULL, 10);
-    return start ? start : 1;
+        return -1;
+    *start = strtoull(p, NULL, 10);
+    if (!*start)
+        *start = 1;
+    return 1;
+}
+
+uint64_t fbus__proc_start(pid_t pid)
+{
+    uint64_t start = 0;
+
+    return proc_stat(pid, &start) == 1 ? start : 0;
 }
 
 int fbus__pid_alive(pid_t pid, uint64_t start)
 {
-    uint64_t now;
+    uint64_t now = 0;
+    int st;
 
     if (pid <= 0)
         return 0;
-    now = fbus__proc_start(pid);
-    if (now == 0) {
-        /* Without /proc (or in another pid namespace) fall back to kill(0). */
-        if (kill(pid, 0) == 0 || errno == EPERM)
-            return access("/proc/self/stat", R_OK) != 0;
+    st = proc_stat(pid, &now);
+    if (st == 0)
         return 0;
+    if (st < 0) {
+        /* /proc cannot tell: ask the kernel whether the pid exists at all
+         * (a zombie would pass, which only delays its reclaim). */
+        return kill(pid, 0) == 0 || errno == EPERM;
     }
     return start == 0 || now == start;
 }

@@ -26,6 +26,7 @@ struct fbus_reader {
     int observer;
     struct fbus__region rg;
     struct fbus__reader_entry *entry; /* NULL for observers */
+    pid_t pid;                        /* ours, as written into the entry */
     uint64_t last_seq;                /* last frame taken in this session */
     /* Our own watch of a heartbeat that stopped moving: when we first saw
      * this value, and how many times we looked since. */
@@ -45,7 +46,9 @@ static int64_t deadline_of(int64_t timeout_ns)
     return timeout_ns < 0 ? INT64_MAX : fbus_now_ns() + timeout_ns;
 }
 
-static int register_entry(struct fbus_reader *r)
+/* Take a reader entry. `keep`: go on from r->last_seq (taking an entry
+ * back, below) rather than from the newest frame. */
+static int register_entry(struct fbus_reader *r, int keep)
 {
     struct fbus__region *rg = &r->rg;
 
@@ -59,7 +62,8 @@ static int register_entry(struct fbus_reader *r)
         if (!atomic_compare_exchange_strong(&e->state, &expect,
                                             FBUS__ENTRY_CLAIMED | ((uint32_t)getpid() << 8)))
             continue;
-        atomic_store_explicit(&e->pid, getpid(), memory_order_relaxed);
+        r->pid = getpid();
+        atomic_store_explicit(&e->pid, r->pid, memory_order_relaxed);
         atomic_store_explicit(&e->uid, geteuid(), memory_order_relaxed);
         atomic_store_explicit(&e->start, fbus__proc_start(getpid()), memory_order_relaxed);
         atomic_store_explicit(&e->session, rg->session, memory_order_relaxed);
@@ -75,7 +79,8 @@ static int register_entry(struct fbus_reader *r)
          * first, if none is out yet); a frame published between the two
          * lines is simply the newest one. */
         c = atomic_load_explicit(&rg->hdr->cursor, memory_order_seq_cst);
-        r->last_seq = c ? FBUS__CURSOR_SEQ(c) - 1 : 0;
+        if (!keep)
+            r->last_seq = c ? FBUS__CURSOR_SEQ(c) - 1 : 0;
         atomic_store_explicit(&e->consumed, r->last_seq, memory_order_seq_cst);
         r->entry = e;
         /* Raise the high-water mark before our pin can matter: the writer
@@ -153,7 +158,7 @@ static int try_attach(struct fbus_reader *r)
         return FBUS_EOBSERVER;
     }
     if (!r->observer) {
-        err = register_entry(r);
+        err = register_entry(r, 0);
         if (err < 0) {
             fbus__region_detach(&r->rg);
             return err;
@@ -311,10 +316,32 @@ static int take(struct fbus_reader *r, uint32_t i, uint64_t seq, fbus_frame *f)
     return 1;
 }
 
+/*
+ * Whether the writer freed our entry, taking us for dead (it never should
+ * for a live reader: a fault elsewhere, or a process that scribbled on the
+ * table). Then take an entry again and go on from our last frame, so the
+ * writer waits for us from now on; frames it reused meanwhile show as
+ * drops. 0, or FBUS_EFULL.
+ */
+static int keep_entry(struct fbus_reader *r)
+{
+    struct fbus__reader_entry *e = r->entry;
+
+    if (!e || (atomic_load_explicit(&e->state, memory_order_relaxed) == FBUS__ENTRY_ACTIVE &&
+               atomic_load_explicit(&e->pid, memory_order_relaxed) == r->pid))
+        return 0;
+    r->entry = NULL;
+    return register_entry(r, 1);
+}
+
 /* One look for a frame: 1 got one, 0 nothing new yet, <0 error. */
 static int try_take(struct fbus_reader *r, fbus_frame *f)
 {
     struct fbus__region *rg = &r->rg;
+    int err = keep_entry(r);
+
+    if (err < 0)
+        return err;
 
     for (int spins = 0; spins < 1000; spins++) {
         uint64_t c = atomic_load_explicit(&rg->hdr->cursor, memory_order_acquire);

@@ -204,7 +204,7 @@ void fbus__sweep_temp(void)
         if (strncmp(n, FBUS__TEMP_PREFIX, plen) != 0)
             continue;
         pid = strtol(n + plen, NULL, 10);
-        if (pid <= 0 || pid == (long)getpid() || fbus__proc_start((pid_t)pid) != 0)
+        if (pid <= 0 || pid == (long)getpid() || fbus__pid_alive((pid_t)pid, 0))
             continue;
         snprintf(path, sizeof(path), FBUS__SHM_DIR "/%s", n);
         if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())

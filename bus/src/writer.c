@@ -56,7 +56,7 @@ static int reclaim(struct fbus__region *rg)
         if ((st & 0xffu) == FBUS__ENTRY_CLAIMED) {
             /* Still being filled in: only the pid in the state word is
              * trustworthy yet. */
-            if (fbus__proc_start((pid_t)(st >> 8)) != 0)
+            if (fbus__pid_alive((pid_t)(st >> 8), 0))
                 continue;
         } else if (fbus__entry_alive(e)) {
             continue;
