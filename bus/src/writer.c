@@ -559,7 +559,12 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
         atomic_store_explicit(&h->writer_waiting, 0, memory_order_relaxed);
         if (!w->thread_started)
             fbus_writer_heartbeat(w);
+        /* Under the lock, as in the heartbeat thread: two reclaimers could
+         * each free the same dead entry, the second after a new reader took
+         * it over. */
+        pthread_mutex_lock(&w->lock);
         reclaim(&w->rg);
+        pthread_mutex_unlock(&w->lock);
     }
 }
 
