@@ -105,6 +105,27 @@ static int writer_done(const bench_config *cfg, const fbus_format *fmt, uint64_t
     return fbus_now_ns() >= deadline;
 }
 
+/* Acquire a slot, copy the next frame in, publish: 0, or -1 after saying
+ * why in o. *seq gets the published frame's number. */
+static int send_frame(struct bench_job *j, fbus_writer *w, struct bench_child_out *o, uint64_t *seq)
+{
+    fbus_slot slot;
+    int err = fbus_writer_acquire(w, j->fmt, WRITER_WAIT_NS, &slot);
+
+    if (err < 0) {
+        if (err == -ETIMEDOUT)
+            child_fail(o, "writer waited 5 s for a lossless reader");
+        else
+            child_fail(o, "writer: %s", fbus_strerror(err));
+        return -1;
+    }
+    bench_copy_frame(j->fmt, j->pool, slot.seq, slot.data, 0);
+    bench_stamp(slot.data[0], slot.seq, 0);
+    fbus_writer_publish(w, &slot, NULL);
+    *seq = slot.seq;
+    return 0;
+}
+
 int bench_bus_writer(struct bench_job *j)
 {
     const bench_config *cfg = j->cfg;
@@ -112,28 +133,19 @@ int bench_bus_writer(struct bench_job *j)
     fbus_writer_opts wo = {.transport = cfg->transport, .slots = cfg->slots, .format = j->fmt};
     fbus_writer *w = NULL;
     int64_t t0, deadline;
-    uint64_t seq = 0, warm = 0;
+    uint64_t seq = 0, warm = 0, sent = 0;
     int err, rc = 1;
 
     err = fbus_writer_open(j->name, &wo, &w);
     if (err < 0)
         return child_fail(o, "cannot create bus \"%s\": %s", j->name, fbus_strerror(err));
     /* Warm-up, before any reader is there: one frame into every slot, so
-     * that the first touch of each page of the fresh mapping (a page fault,
-     * ~24 us a page in a VM, 2 ms a 1080p frame) is not timed, as the
+     * that the first use of each slot (the library maps its pages in, a
+     * page fault each in a VM before it did so) is not timed, as the
      * memcpy's buffers are faulted in before it is timed. */
     for (uint32_t k = 0; k < cfg->slots; k++) {
-        fbus_slot slot;
-
-        err = fbus_writer_acquire(w, j->fmt, WRITER_WAIT_NS, &slot);
-        if (err < 0) {
-            child_fail(o, "writer: %s", fbus_strerror(err));
+        if (send_frame(j, w, o, &warm) < 0)
             goto out;
-        }
-        bench_copy_frame(j->fmt, j->pool, slot.seq, slot.data, 0);
-        bench_stamp(slot.data[0], slot.seq, 0);
-        fbus_writer_publish(w, &slot, NULL);
-        warm = slot.seq;
     }
     atomic_store(&j->sh->ready, 1);
     err = fbus_writer_wait_readers(w, cfg->readers, BENCH_ATTACH_WAIT_NS);
@@ -147,22 +159,10 @@ int bench_bus_writer(struct bench_job *j)
     deadline = t0 + (int64_t)(cfg->seconds * 1e9);
     atomic_store(&j->sh->t_start, t0);
     while (!writer_done(cfg, j->fmt, seq, deadline)) {
-        fbus_slot slot;
-
         pace(cfg->fps, t0, seq);
-        err = fbus_writer_acquire(w, j->fmt, WRITER_WAIT_NS, &slot);
-        if (err == -ETIMEDOUT) {
-            child_fail(o, "writer waited 5 s for a lossless reader");
+        if (send_frame(j, w, o, &sent) < 0)
             goto out;
-        }
-        if (err < 0) {
-            child_fail(o, "writer: %s", fbus_strerror(err));
-            goto out;
-        }
-        bench_copy_frame(j->fmt, j->pool, slot.seq, slot.data, 0);
-        bench_stamp(slot.data[0], slot.seq, 0);
-        fbus_writer_publish(w, &slot, NULL);
-        seq = slot.seq - warm;
+        seq = sent - warm;
         atomic_store_explicit(&j->sh->progress, seq, memory_order_relaxed);
     }
     o->t_last = fbus_now_ns();
