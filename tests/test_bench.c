@@ -626,8 +626,17 @@ static void test_table(void **state)
     assert_non_null(strstr(r.out, "\npipe reader 1 "));
     assert_non_null(strstr(r.out, "bus/pipe "));
     assert_non_null(strstr(r.out, "bus/memcpy "));
+    assert_null(strstr(r.out, "paced"));
     /* Not a terminal: no progress line. */
     assert_string_equal(r.err, "");
+    run_free(&r);
+
+    /* Paced writers: the ratios compare paced rates, and the table says so. */
+    run_framebus(&r, NULL, "bench", "--size", "64x48", "--frames", "10", "--fps", "500", NULL);
+    if (r.status != 0)
+        fail_msg("framebus bench exited %d: %s", r.status, r.err);
+    assert_non_null(strstr(r.out, "writer at most 500 fps"));
+    assert_non_null(strstr(r.out, "(the writers were paced by --fps: compare latencies)"));
     run_free(&r);
 }
 

@@ -73,7 +73,8 @@ void bench_print_table(FILE *f, const bench_result *res)
     table_side(f, "bus", &res->bus);
     table_side(f, "pipe", &res->pipe);
     fprintf(f, "\nlatency in us, publish -> acquire (pipe: send -> whole frame read)\n");
-    fprintf(f, "bus/pipe %.3gx   bus/memcpy %.3gx\n", res->bus_pipe, res->bus_memcpy);
+    fprintf(f, "bus/pipe %.3gx   bus/memcpy %.3gx%s\n", res->bus_pipe, res->bus_memcpy,
+            res->cfg.fps > 0 ? "   (the writers were paced by --fps: compare latencies)" : "");
 }
 
 /* A number for JSON: finite, or null. */
