@@ -60,15 +60,13 @@ int fbus__geometry(uint32_t slots, uint32_t readers, uint64_t capacity, struct f
 
 int fbus__slot_map_in(struct fbus__region *rg, uint32_t i, uint64_t bytes, int write)
 {
-    uintptr_t start, end;
-
     if (i >= rg->slot_count || bytes <= rg->mapped_in[i])
         return 0;
     if (bytes > rg->slot_capacity)
         bytes = rg->slot_capacity;
-    start = (uintptr_t)fbus__payload(rg, i) & ~(uintptr_t)(FBUS__PAGE - 1);
-    end = (uintptr_t)page_up((uint64_t)((uintptr_t)fbus__payload(rg, i) + bytes));
-    if (madvise((void *)start, end - start, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) < 0) {
+    /* Payloads are page aligned (fbus__geometry, checked by validation). */
+    if (madvise(fbus__payload(rg, i), page_up(bytes),
+                write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) < 0) {
         /* EFAULT: touching these pages would raise SIGBUS. */
         if (errno == EFAULT)
             return FBUS_EBADREGION;
