@@ -247,7 +247,16 @@ static void test_publish_bytes(void **state)
     assert_int_equal(fbus_format_init(&small, "rgb24", 20, 10, 1), 0);
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c->name, tu_transports[t], 3, 0, &fmt, 0);
-        fbus_meta meta = {.pts = 1234, .tb_num = 1, .tb_den = 90000, .flags = FBUS_FRAME_KEY};
+        fbus_meta meta = {
+            .pts = 1234,
+            .tb_num = 1,
+            .tb_den = 90000,
+            .flags = FBUS_FRAME_KEY,
+            .rate_num = 30000,
+            .rate_den = 1001,
+            .sar_num = 64,
+            .sar_den = 45,
+            .color = {.matrix = 1, .range = FBUS_RANGE_LIMITED, .primaries = 1, .transfer = 1}};
         const struct fbus__header *h;
         struct fbus__slot_desc *d;
         fbus_slot slot;
@@ -278,6 +287,11 @@ static void test_publish_bytes(void **state)
         assert_int_equal(d->tb_num, 1);
         assert_int_equal(d->tb_den, 90000);
         assert_true(d->flags & FBUS_FRAME_KEY);
+        assert_int_equal(d->rate_num, 30000);
+        assert_int_equal(d->rate_den, 1001);
+        assert_int_equal(d->sar_num, 64);
+        assert_int_equal(d->sar_den, 45);
+        assert_memory_equal(&d->color, &meta.color, sizeof(meta.color));
         assert_true(d->publish_ns >= before && d->publish_ns <= after);
         assert_memory_equal(&d->format, &fmt, sizeof(fmt));
 

@@ -92,7 +92,16 @@ static void test_latest_basic(void **state)
     for (int t = 0; t < 2; t++) {
         fbus_writer *w = open_writer(c, tu_transports[t], 3);
         fbus_reader *r = open_reader(c, tu_transports[t], FBUS_POLICY_LATEST, 0);
-        fbus_meta meta = {.pts = 100, .tb_num = 1, .tb_den = 25, .flags = FBUS_FRAME_KEY};
+        fbus_meta meta = {
+            .pts = 100,
+            .tb_num = 1,
+            .tb_den = 25,
+            .flags = FBUS_FRAME_KEY,
+            .rate_num = 25,
+            .rate_den = 1,
+            .sar_num = 16,
+            .sar_den = 11,
+            .color = {.matrix = 6, .range = FBUS_RANGE_FULL, .primaries = 6, .transfer = 6}};
         fbus_slot s;
         fbus_frame fr;
         int64_t before, after;
@@ -111,6 +120,11 @@ static void test_latest_basic(void **state)
         assert_int_equal(fr.pts, 100);
         assert_int_equal(fr.tb_num, 1);
         assert_int_equal(fr.tb_den, 25);
+        assert_int_equal(fr.rate_num, 25);
+        assert_int_equal(fr.rate_den, 1);
+        assert_int_equal(fr.sar_num, 16);
+        assert_int_equal(fr.sar_den, 11);
+        assert_memory_equal(&fr.color, &meta.color, sizeof(fr.color));
         assert_true(fr.publish_ns >= before && fr.publish_ns <= after);
         assert_int_equal(fr.dropped, 0);
         assert_memory_equal(&fr.format, &c->fmt, sizeof(c->fmt));
@@ -128,6 +142,9 @@ static void test_latest_basic(void **state)
         assert_false(fr.flags & FBUS_FRAME_KEY);
         assert_int_equal(fr.pts, INT64_MIN); /* meta NULL: unknown */
         assert_int_equal(fr.tb_num, 0);
+        assert_int_equal(fr.rate_num, 0);
+        assert_int_equal(fr.sar_den, 0);
+        assert_int_equal(fr.color.matrix, 0);
         assert_int_equal(fr.tb_den, 0);
         assert_true(tu_verify(&fr, 4));
         assert_int_equal(fbus_reader_release(r, &fr), 0);

@@ -285,7 +285,7 @@ static int run_writer(void *arg)
     if (fbus_writer_wait_readers(w, 1, 10 * TU_SEC) < 0)
         return 3;
     for (int i = 0; i < j->frames; i++) {
-        fbus_meta m = {INT64_MIN, 0, 0, 0, 0};
+        fbus_meta m = {.pts = INT64_MIN};
         fbus_slot s;
 
         if (j->pts_step) {

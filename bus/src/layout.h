@@ -15,7 +15,7 @@
 #include "framebus/framebus.h"
 
 #define FBUS__MAGIC          UINT64_C(0x3153554245524646) /* "FFREBUS1" little-endian */
-#define FBUS__LAYOUT_VERSION 1u
+#define FBUS__LAYOUT_VERSION 2u
 #define FBUS__CACHELINE      64
 #define FBUS__PAGE           4096
 
@@ -143,11 +143,18 @@ struct fbus__slot_desc {
     /* 1 while the writer considers this slot for reuse: readers do not pin
      * it then. The lock changes only once the writer is sure. */
     _Atomic uint32_t claim;
-    uint8_t pad1[FBUS__CACHELINE - 40];
+    int32_t rate_num;
+    int32_t rate_den;
+    int32_t sar_num;
+    int32_t sar_den;
+    fbus_color color;
+    uint8_t pad1[FBUS__CACHELINE - 60];
     fbus_format format;
 };
 
 _Static_assert(sizeof(fbus_plane) == 24, "plane size");
+_Static_assert(sizeof(fbus_color) == 4, "color size");
+_Static_assert(offsetof(struct fbus__slot_desc, color) == 56, "desc color");
 _Static_assert(sizeof(fbus_format) == 152, "format size");
 _Static_assert(offsetof(struct fbus__slot_desc, format) == 64, "desc format");
 _Static_assert(sizeof(struct fbus__slot_desc) == 216, "desc size");

@@ -300,6 +300,11 @@ static int take(struct fbus_reader *r, uint32_t i, uint64_t seq, fbus_frame *f)
     f->tb_den = d->tb_den;
     f->publish_ns = d->publish_ns;
     f->flags = d->flags & 0xffu;
+    f->rate_num = d->rate_num;
+    f->rate_den = d->rate_den;
+    f->sar_num = d->sar_num;
+    f->sar_den = d->sar_den;
+    f->color = d->color;
     if (atomic_load_explicit(&d->lock, memory_order_acquire) != 2 * seq)
         return 0;
     err = fbus_format_check(&f->format, r->rg.slot_capacity);

@@ -596,6 +596,14 @@ FBUS_EXTERN int fbus_writer_publish(fbus_writer *w, fbus_slot *slot, const fbus_
     d->tb_num = meta ? meta->tb_num : 0;
     d->tb_den = meta ? meta->tb_den : 0;
     d->flags = meta ? meta->flags & 0xffu : 0;
+    d->rate_num = meta ? meta->rate_num : 0;
+    d->rate_den = meta ? meta->rate_den : 0;
+    d->sar_num = meta ? meta->sar_num : 0;
+    d->sar_den = meta ? meta->sar_den : 0;
+    if (meta)
+        d->color = meta->color;
+    else
+        memset(&d->color, 0, sizeof(d->color));
     d->publish_ns = fbus_now_ns();
     d->format = slot->format;
 

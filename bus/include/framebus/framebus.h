@@ -168,13 +168,41 @@ typedef struct fbus_slot {
 FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int64_t timeout_ns,
                                     fbus_slot *slot);
 
-/* Timing of a published frame. */
+/*
+ * Colour description of a frame, in the code points of ITU-T H.273 (the
+ * numbers ffmpeg's AVColorSpace, AVColorPrimaries and AVColorTransfer-
+ * Characteristic use, and GStreamer's gst_video_color_matrix_from_iso()
+ * takes). 0 means unknown in every field, so a zeroed struct says nothing;
+ * for the matrix that costs H.273's 0 (identity), which RGB formats imply.
+ */
+typedef struct fbus_color {
+    uint8_t matrix;    /* 1 BT.709, 5/6 BT.601, 9 BT.2020; 0 or 2: unknown */
+    uint8_t range;     /* FBUS_RANGE_*: 0 unknown, 1 limited, 2 full */
+    uint8_t primaries; /* 1 BT.709, 5 BT.470BG, 6 SMPTE 170M, 9 BT.2020 */
+    uint8_t transfer;  /* 1 BT.709, 6 SMPTE 170M, 13 sRGB, 16 PQ, 18 HLG */
+} fbus_color;
+
+#define FBUS_RANGE_UNKNOWN 0
+#define FBUS_RANGE_LIMITED 1 /* "tv", "mpeg": 16..235 for 8-bit luma */
+#define FBUS_RANGE_FULL    2 /* "pc", "jpeg": 0..255 */
+
+/*
+ * What a published frame carries besides its pixels. Zero-initialised, every
+ * field means unknown, except pts, whose unknown value is INT64_MIN (a NULL
+ * meta sets it). The reserved fields must be zero: later versions give them
+ * meanings without changing the size.
+ */
 typedef struct fbus_meta {
     int64_t pts;    /* presentation time in tb units, INT64_MIN if unknown */
     int32_t tb_num; /* time base, e.g. 1/90000; 0/0 if unknown */
     int32_t tb_den;
-    uint32_t flags; /* FBUS_FRAME_* */
-    uint32_t reserved;
+    uint32_t flags;   /* FBUS_FRAME_* */
+    int32_t rate_num; /* nominal frame rate of the stream, e.g. 30000/1001; */
+    int32_t rate_den; /*   0/0 if unknown or variable */
+    int32_t sar_num;  /* sample (pixel) aspect ratio, e.g. 64/45; 0/0 if */
+    int32_t sar_den;  /*   unknown, which readers take as 1:1 */
+    fbus_color color;
+    uint32_t reserved[4];
 } fbus_meta;
 
 #define FBUS_FRAME_KEY 0x1u /* the source frame was a key frame */
@@ -260,6 +288,12 @@ typedef struct fbus_frame {
     uint32_t flags;     /* FBUS_FRAME_* and FBUS_FRAME_NEW_SESSION */
     uint32_t slot;      /* private to the library */
     uint64_t dropped;   /* frames skipped since the previous one (latest) */
+    int32_t rate_num;   /* as the writer's fbus_meta: nominal frame rate, */
+    int32_t rate_den;   /*   0/0 unknown */
+    int32_t sar_num;    /* sample aspect ratio, 0/0 unknown (1:1) */
+    int32_t sar_den;
+    fbus_color color;
+    uint32_t reserved[3];
 } fbus_frame;
 
 /* Set on the first frame after (re)attaching to a producer session. */
