@@ -1,4 +1,4 @@
-# Tests of `framebus bench` (tools/bench*.c): they run the real command, so
+# Tests of `framebus bench` (bench/ and tools/bench.c): they run the real command, so
 # they need the program, which the TSan build does not make.
 if(TARGET framebus_cmd)
     fbus_add_test(test_bench

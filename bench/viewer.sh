@@ -3,7 +3,7 @@
 # Viewer benchmark (docs/viewer.md, "Benchmark"): the cost of one frame
 # (acquire + upload + release) at 1080p per pixel format, and the viewer's
 # private memory at 720p and 4K, which shows that frames are read in place.
-# Usage: viewer/bench.sh [BUILD_DIR]   (default: build)
+# Usage: bench/viewer.sh [BUILD_DIR]   (default: build)
 set -euo pipefail
 build=${1:-build}
 producer=$build/producer/framebus-producer

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench_internal.h"
+#include "internal.h"
 
 #define STALL_NS           (20 * 1000000000LL) /* no progress: kill the run */
 #define PROGRESS_PERIOD_NS (200 * 1000000LL)

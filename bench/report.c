@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "bench_internal.h"
+#include "internal.h"
 
 const char *bench_policy_name(fbus_policy p)
 {

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench_internal.h"
+#include "internal.h"
 
 volatile sig_atomic_t bench_stop;
 

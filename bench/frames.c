@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench_internal.h"
+#include "internal.h"
 
 static uint64_t next_random(uint64_t *s)
 {

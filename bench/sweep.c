@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench_internal.h"
+#include "internal.h"
 
 static const uint32_t sizes[][2] = {{640, 360}, {1280, 720}, {1920, 1080}, {3840, 2160}};
 static const int reader_counts[] = {1, 2, 4, 8};

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench_internal.h"
+#include "internal.h"
 
 #define WRITER_WAIT_NS      (5 * 1000000000LL)  /* for a lossless reader */
 #define READER_WAIT_NS      (10 * 1000000000LL) /* for the next frame */

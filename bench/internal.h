@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * framebus bench, private: what its files share. bench.c is the command
- * line, bench_frames.c the synthetic frames and the latency histogram,
- * bench_loops.c the timed loops, bench_measure.c the parent's side of a run,
- * bench_report.c the table and JSON, bench_sweep.c --sweep.
+ * line, frames.c the synthetic frames and the latency histogram,
+ * loops.c the timed loops, measure.c the parent's side of a run,
+ * report.c the table and JSON, sweep.c --sweep.
  */
-#ifndef FBUS_TOOLS_BENCH_INTERNAL_H
-#define FBUS_TOOLS_BENCH_INTERNAL_H
+#ifndef FBUS_BENCH_INTERNAL_H
+#define FBUS_BENCH_INTERNAL_H
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -155,11 +155,11 @@ extern char bench_progress_prefix[32];
 /* One line "framebus: bench: ..." on stderr. (bench.c) */
 void bench_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "latest" or "lossless", "posix" or "sysv", as the options spell them.
- * (bench_report.c) */
+ * (report.c) */
 const char *bench_policy_name(fbus_policy p);
 const char *bench_transport_name(fbus_transport t);
 
-/* ------------------------------------------------------------ bench_frames.c */
+/* ------------------------------------------------------------ frames.c */
 
 /* Fill the pool with random frames of fmt and their checksums: 0, or -1 out
  * of memory with nothing left allocated. */
@@ -182,7 +182,7 @@ void bench_record_latency(struct bench_child_out *o, int64_t ns);
 /* The percentiles of a histogram whose largest sample was max_ns. */
 void bench_latency_of(const uint64_t *hist, int64_t max_ns, bench_latency *lat);
 
-/* ------------------------------------------------------------ bench_loops.c */
+/* ------------------------------------------------------------ loops.c */
 
 /* The child processes' loops: 0, or 1 with the reason in their child_out. */
 int bench_bus_writer(struct bench_job *j);
@@ -195,7 +195,7 @@ int bench_pipe_reader(struct bench_job *j, int fd);
 int bench_measure_memcpy(const bench_config *cfg, const fbus_format *fmt,
                          const struct bench_pool *pl, bench_result *res, char *err, size_t errsz);
 
-/* ------------------------------------------------------------ bench_measure.c */
+/* ------------------------------------------------------------ measure.c */
 
 /* Run the parts of `what` (BENCH_DO_*) for cfg with fmt into res: 0, or -1
  * with one sentence in err. */
@@ -204,16 +204,16 @@ int bench_run(const bench_config *cfg, const fbus_format *fmt, unsigned what, be
 /* Fill in res->bus_pipe and res->bus_memcpy from what res holds. */
 void bench_ratios(bench_result *res);
 
-/* ------------------------------------------------------------ bench_report.c */
+/* ------------------------------------------------------------ report.c */
 
 /* The result of one run as a table, or as one JSON object. */
 void bench_print_table(FILE *f, const bench_result *res);
 void bench_print_json(FILE *f, const bench_result *res);
 
-/* ------------------------------------------------------------ bench_sweep.c */
+/* ------------------------------------------------------------ sweep.c */
 
 /* Run the --sweep matrix with base's pixel format, durations and rounds,
  * writing into out_dir. Returns the exit code. */
 int bench_sweep(const bench_config *base, const char *out_dir, int json);
 
-#endif /* FBUS_TOOLS_BENCH_INTERNAL_H */
+#endif /* FBUS_BENCH_INTERNAL_H */
