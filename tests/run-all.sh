@@ -4,7 +4,7 @@
 # under ThreadSanitizer. Build trees go to build-ci-*/ beside the source.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/install-deps.sh
+scripts/install-deps.sh
 jobs=$(nproc)
 
 run() { # NAME CMAKE-ARGS... -- CTEST-ARGS...

@@ -4,7 +4,7 @@
 # headless and says so. Extra arguments go to the viewer (e.g. --frames 300).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/install-deps.sh
+scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFBUS_BUILD_PROGRAMS=ON -DFBUS_BUILD_TESTS=OFF >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
 bus=demo-$$
