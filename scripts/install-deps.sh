@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang
       libsdl2-dev libavcodec-dev libavformat-dev libswscale-dev libavutil-dev
       libcmocka-dev ffmpeg xvfb xauth
-      gnuplot-nox)   # the plot of `framebus bench --sweep`
+      gnuplot-nox    # the plot of `framebus bench --sweep`
+      python3-dev python3-numpy python3-pytest python3-opencv)  # python/
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
