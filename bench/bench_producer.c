@@ -20,7 +20,7 @@
 #include <framebus/framebus.h>
 
 #include "decode.h"
-#include "planes.h"
+#include "avplanes.h"
 
 #define PROG "bench_producer"
 #define NS   1000000000LL
@@ -128,7 +128,7 @@ static int decode_publish(const char *clip, const char *bus, struct result *res)
     ret = prod_decoder_next(d, f, err, sizeof(err));
     if (ret < 0)
         goto out;
-    ret = prod_format_from_av(&fmt, f->format, f->width, f->height);
+    ret = fbav_format(&fmt, f->format, f->width, f->height);
     if (ret < 0)
         goto out;
     memset(&wo, 0, sizeof(wo));
@@ -148,14 +148,14 @@ static int decode_publish(const char *clip, const char *bus, struct result *res)
         fbus_meta meta = {.pts = f->pts, .tb_num = 1, .tb_den = 1};
         int64_t copy_t0;
 
-        ret = prod_format_from_av(&fmt, f->format, f->width, f->height);
+        ret = fbav_format(&fmt, f->format, f->width, f->height);
         if (ret < 0)
             break;
         ret = fbus_writer_acquire(w, &fmt, -1, &slot);
         if (ret < 0)
             break;
         copy_t0 = fbus_now_ns();
-        prod_copy_frame(&slot, f);
+        fbav_copy_frame(&slot, f);
         res->copy_seconds += (double)(fbus_now_ns() - copy_t0) / NS;
         fbus_writer_publish(w, &slot, &meta);
         res->frames++;

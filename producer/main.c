@@ -24,7 +24,7 @@
 #include "decode.h"
 #include "pace.h"
 #include "pattern.h"
-#include "planes.h"
+#include "avplanes.h"
 #include "status.h"
 
 #define PROG        "framebus-producer"
@@ -308,7 +308,7 @@ static int update_format(struct producer *p)
     }
     if (w == p->fmt_w && h == p->fmt_h && src == p->fmt_src)
         return 0;
-    ret = prod_format_from_av(&p->fmt, out_pix_fmt(p, src), w, h);
+    ret = fbav_format(&p->fmt, out_pix_fmt(p, src), w, h);
     if (ret < 0) {
         const char *name = av_get_pix_fmt_name(out_pix_fmt(p, src));
 
@@ -354,7 +354,7 @@ static int fill_slot(struct producer *p, const fbus_slot *slot)
     } else if (converting(p)) {
         ret = prod_convert_frame(&p->sws, p->frame, slot, out_pix_fmt(p, p->frame->format));
     } else {
-        prod_copy_frame(slot, p->frame);
+        fbav_copy_frame(slot, p->frame);
         return 0;
     }
     if (ret < 0)

@@ -6,4 +6,6 @@ if(TARGET framebus_cmd)
         TIMEOUT 120
         LABELS tools bench)
     add_dependencies(test_bench framebus_cmd)
+else()
+    message(STATUS "test_bench: not built (FBUS_BUILD_PROGRAMS=OFF)")
 endif()

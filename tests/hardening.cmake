@@ -21,15 +21,16 @@ fbus_add_test(fuzz_region_replay
 target_include_directories(fuzz_region_replay PRIVATE ${_fz})
 target_compile_definitions(fuzz_region_replay PRIVATE FUZZ_CORPUS_DIR="${_fz}/corpus/region")
 
-set(_y4m_src ${PROJECT_SOURCE_DIR}/tools/y4m.c)
-if(EXISTS ${_y4m_src})
+# The y4m parser is part of the framebus command's core library.
+if(TARGET framebus_tools_core)
     fbus_add_test(fuzz_y4m_replay
-        SOURCES ${_fz}/fuzz_y4m.c ${_y4m_src} ${_fz}/fuzz_main.c
-        LIBS framebus_internal
+        SOURCES ${_fz}/fuzz_y4m.c ${_fz}/fuzz_main.c
+        LIBS framebus_tools_core
         TIMEOUT 60
         LABELS fuzz)
-    target_include_directories(fuzz_y4m_replay PRIVATE ${PROJECT_SOURCE_DIR}/tools)
     target_compile_definitions(fuzz_y4m_replay PRIVATE FUZZ_CORPUS_DIR="${_fz}/corpus/y4m")
+else()
+    message(STATUS "fuzz_y4m_replay: not built (FBUS_BUILD_PROGRAMS=OFF)")
 endif()
 
 # --- libFuzzer binaries (not tests): build/tests/fuzz_*_fuzzer CORPUS_DIR
@@ -43,10 +44,9 @@ if(FBUS_FUZZ)
     target_include_directories(fuzz_region_fuzzer PRIVATE ${_fz})
     target_link_libraries(fuzz_region_fuzzer PRIVATE framebus_internal fbus_build_flags)
     target_link_options(fuzz_region_fuzzer PRIVATE -fsanitize=fuzzer)
-    if(EXISTS ${_y4m_src})
-        add_executable(fuzz_y4m_fuzzer ${_fz}/fuzz_y4m.c ${_y4m_src})
-        target_include_directories(fuzz_y4m_fuzzer PRIVATE ${PROJECT_SOURCE_DIR}/tools)
-        target_link_libraries(fuzz_y4m_fuzzer PRIVATE framebus_internal fbus_build_flags)
+    if(TARGET framebus_tools_core)
+        add_executable(fuzz_y4m_fuzzer ${_fz}/fuzz_y4m.c)
+        target_link_libraries(fuzz_y4m_fuzzer PRIVATE framebus_tools_core fbus_build_flags)
         target_link_options(fuzz_y4m_fuzzer PRIVATE -fsanitize=fuzzer)
     endif()
     # Writes the region seed corpus (see docs/fuzzing.md).

@@ -7,4 +7,6 @@ if(TARGET framebus-producer)
         TIMEOUT 180
         LABELS programs)
     add_dependencies(test_producer framebus-producer)
+else()
+    message(STATUS "test_producer: not built (FBUS_BUILD_PROGRAMS=OFF)")
 endif()

@@ -107,8 +107,8 @@ static void test_put_errors(void **state)
          "frame 3 is truncated: got 856 of 3072 bytes (do --size and --pix-fmt match the "
          "input?)"},
         {"head -c 7000 /dev/zero", "--size 64x48 --pix-fmt foo", "unknown pixel format \"foo\""},
-        {"head -c 7000 /dev/zero", "--size 8x8 --pix-fmt pal8",
-         "pixel format \"pal8\" is not supported (paletted)"},
+        {"head -c 7000 /dev/zero", "--size 8x8 --pix-fmt vaapi",
+         "pixel format \"vaapi\" is not supported (hardware frames)"},
         {"printf 'YUV4MPEG2 W64 H48\\n'", "--y4m --size 32x32",
          "input is 64x48 yuv420p but the options say 32x32 yuv420p"},
         {"printf 'YUV4MPEG2 W64 H48 Cmono\\n'", "--y4m --pix-fmt yuv420p",

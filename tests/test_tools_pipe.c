@@ -234,6 +234,16 @@ static void test_raw_libav_format(void **state)
     roundtrip_raw(&c);
 }
 
+static void test_raw_pal8(void **state)
+{
+    /* Paletted: the palette crosses the bus as plane 1 (1024 bytes), which
+     * is where ffmpeg's rawvideo puts it, after the picture. The producer
+     * publishes a decoder's paletted frames the same way. */
+    static const struct clip c = {"pal8", 32, 18, NULL, NULL};
+    (void)state;
+    roundtrip_raw(&c);
+}
+
 static void test_follow_restart(void **state)
 {
     static const struct clip c = {"yuv420p", 64, 48, NULL, NULL};
@@ -330,6 +340,7 @@ int main(void)
         cmocka_unit_test_teardown(test_raw_nv12, cleanup),
         cmocka_unit_test_teardown(test_raw_yuv420p10_odd, cleanup),
         cmocka_unit_test_teardown(test_raw_libav_format, cleanup),
+        cmocka_unit_test_teardown(test_raw_pal8, cleanup),
         cmocka_unit_test_teardown(test_follow_restart, cleanup),
         cmocka_unit_test_teardown(test_cat_epipe, cleanup),
     };

@@ -13,6 +13,8 @@ if(TARGET framebus-viewer)
         TIMEOUT 240
         LABELS viewer)
     add_dependencies(test_viewer_e2e framebus-viewer)
+else()
+    message(STATUS "tests of the viewer: not built (FBUS_BUILD_PROGRAMS=OFF)")
 endif()
 
 # The keys, pressed for real in a window on a private Xvfb (skipped without
@@ -25,4 +27,6 @@ if(TARGET framebus-viewer AND X11_FOUND)
         TIMEOUT 120
         LABELS viewer)
     add_dependencies(test_viewer_keys framebus-viewer)
+else()
+    message(STATUS "test_viewer_keys: not built (needs the programs and X11)")
 endif()

@@ -14,7 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "tools.h"
+#include "avplanes.h"
 #include "frameio.h"
 #include "y4m.h"
 
@@ -89,7 +90,7 @@ static int ensure_buf(struct cat *c, uint64_t size)
 
 static const char *canonical_name(const char *pix_fmt)
 {
-    const char *name = tool_pix_fmt_canonical(pix_fmt);
+    const char *name = fbav_pix_fmt_canonical(pix_fmt);
     return name ? name : pix_fmt;
 }
 

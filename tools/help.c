@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "tools.h"
 
 struct help {
     const char *cmd;

@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
-#include "cli.h"
+#include "tools.h"
 
 #ifndef FBUS_TOOLS_VERSION
 #define FBUS_TOOLS_VERSION "0.1.0"

@@ -14,7 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "tools.h"
+#include "avplanes.h"
 #include "frameio.h"
 #include "y4m.h"
 
@@ -72,14 +73,14 @@ static int read_y4m_header(struct put *p)
     }
 
     if ((p->width && (p->width != h.width || p->height != h.height)) ||
-        (p->pix_fmt && strcmp(tool_pix_fmt_canonical(p->pix_fmt), h.pixfmt->pix_fmt) != 0)) {
+        (p->pix_fmt && strcmp(fbav_pix_fmt_canonical(p->pix_fmt), h.pixfmt->pix_fmt) != 0)) {
         tool_error(CMD, "input is %ux%u %s but the options say %ux%u %s", h.width, h.height,
                    h.pixfmt->pix_fmt, p->width ? p->width : h.width,
                    p->width ? p->height : h.height,
-                   p->pix_fmt ? tool_pix_fmt_canonical(p->pix_fmt) : h.pixfmt->pix_fmt);
+                   p->pix_fmt ? fbav_pix_fmt_canonical(p->pix_fmt) : h.pixfmt->pix_fmt);
         return -1;
     }
-    rc = tool_format_init(&p->fmt, h.pixfmt->pix_fmt, h.width, h.height, err, sizeof(err));
+    rc = fbav_format_by_name(&p->fmt, h.pixfmt->pix_fmt, h.width, h.height, err, sizeof(err));
     if (rc < 0) {
         tool_error(CMD, "%s", err);
         return -1;
@@ -228,7 +229,7 @@ static int run(struct put *p)
             tool_usage_error(CMD, "raw input needs --size and --pix-fmt (or use --y4m)");
             return -2;
         }
-        if (tool_format_init(&p->fmt, p->pix_fmt, p->width, p->height, err, sizeof(err)) < 0) {
+        if (fbav_format_by_name(&p->fmt, p->pix_fmt, p->width, p->height, err, sizeof(err)) < 0) {
             tool_error(CMD, "%s", err);
             return -1;
         }
@@ -283,7 +284,7 @@ int cmd_put(int argc, char **argv)
                                         optarg);
             break;
         case 'p':
-            if (!tool_pix_fmt_canonical(optarg)) {
+            if (!fbav_pix_fmt_canonical(optarg)) {
                 tool_error(CMD, "unknown pixel format \"%s\"", optarg);
                 return TOOL_EXIT_ERROR;
             }

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
+#include "tools.h"
 
 #define CMD "stat"
 

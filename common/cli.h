@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the framebus subcommands share: their entry points, error printing,
- * option value parsing, signal handling and pixel-format help.
+ * The command-line helpers the framebus command and the benchmarks share:
+ * one-line errors, option value parsing, the stop flag signals set, names of
+ * transports and states, and the list of buses.
  */
-#ifndef FBUS_TOOLS_CLI_H
-#define FBUS_TOOLS_CLI_H
+#ifndef FBUS_COMMON_CLI_H
+#define FBUS_COMMON_CLI_H
 
 #include <signal.h>
 #include <stddef.h>
@@ -17,16 +18,6 @@
 /* Exit codes: 0 success, 1 runtime error, 2 bad usage. */
 enum { TOOL_EXIT_OK = 0, TOOL_EXIT_ERROR = 1, TOOL_EXIT_USAGE = 2 };
 
-/* Subcommands; argv[0] is the subcommand's name. */
-int cmd_list(int argc, char **argv);
-int cmd_stat(int argc, char **argv);
-int cmd_rm(int argc, char **argv);
-int cmd_cat(int argc, char **argv);
-int cmd_put(int argc, char **argv);
-
-/* Help texts (help.c). Print the usage of cmd (NULL: the overview) to f;
- * returns 0, or -1 if there is no such command. */
-int tool_help(const char *cmd, void *f);
 /* After a usage error: "Try 'framebus help CMD'." on stderr; returns 2. */
 int tool_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -68,17 +59,6 @@ fbus_transport tool_guess_transport(const char *name);
  * running?)", "permission denied"...). */
 const char *tool_bus_strerror(int err);
 
-/*
- * Pixel formats (pixfmt.c, with libavutil). tool_pix_fmt_canonical() gives
- * libavutil's own name for a name or alias ("yuv420p10" -> "yuv420p10le"),
- * or NULL if libavutil does not know it. tool_format_init() fills fmt with
- * the bus's plane table for known formats and libavutil's for the others;
- * returns 0 or a negative code with a sentence in err.
- */
-const char *tool_pix_fmt_canonical(const char *name);
-int tool_format_init(fbus_format *fmt, const char *pix_fmt, uint32_t w, uint32_t h, char *err,
-                     size_t errsz);
-
 /* Every bus on the host, sorted by name then transport (tool_list_buses). */
 typedef struct tool_bus {
     char name[FBUS_NAME_MAX + 1];
@@ -94,4 +74,4 @@ void tool_json_string(void *f, const char *s);
 /* "640x360 yuv420p", or "-" before the first frame. */
 const char *tool_format_str(char *buf, size_t size, const fbus_format *fmt);
 
-#endif /* FBUS_TOOLS_CLI_H */
+#endif /* FBUS_COMMON_CLI_H */
