@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * framebus bench, private: what its files share. bench.c is the command
- * line, frames.c the synthetic frames and the latency histogram,
- * loops.c the timed loops, measure.c the parent's side of a run,
- * report.c the table and JSON, sweep.c --sweep.
+ * The bench engine, private: what its files share. bench.c is one run from
+ * start to report, frames.c the synthetic frames and the latency histogram,
+ * loops.c the timed loops, measure.c the parent's side of a run, report.c
+ * the table and JSON, sweep.c --sweep.
  */
 #ifndef FBUS_BENCH_INTERNAL_H
 #define FBUS_BENCH_INTERNAL_H
@@ -14,89 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "framebus/framebus.h"
-
-#define BENCH_MAX_READERS 64
-/* --rounds at most (bench_run keeps per-round figures in arrays this big). */
-#define BENCH_MAX_ROUNDS 64
-/* Prepared frames the writer copies from, round robin. */
-#define BENCH_POOL 4
-/* Every frame starts with this many bytes of header (seq, send time). */
-#define BENCH_HDR_BYTES 64
-/* Log-linear latency histogram: 32 buckets per power of two of ns. */
-#define BENCH_HIST_SUB     32
-#define BENCH_HIST_BUCKETS (60 * BENCH_HIST_SUB)
-
-/* What one run measures. */
-typedef struct bench_config {
-    uint32_t width;
-    uint32_t height;
-    char pix_fmt[FBUS_PIXFMT_MAX];
-    int readers;
-    fbus_policy policy;
-    fbus_transport transport;
-    uint32_t slots;
-    uint64_t frames;   /* per measurement and round; 0: run for `seconds` */
-    double seconds;    /* per measurement, split over the rounds */
-    int rounds;        /* each measurement's best round is reported */
-    double reader_fps; /* readers take at most this many frames/s; 0: no limit */
-    double fps;        /* the writer sends at most this many frames/s; 0: no limit */
-} bench_config;
-
-/* Which parts of a run to do (bench_run's `what`). */
-#define BENCH_DO_MEMCPY 0x1u
-#define BENCH_DO_BUS    0x2u
-#define BENCH_DO_PIPE   0x4u
-#define BENCH_DO_ALL    0x7u
-
-typedef struct bench_latency {
-    uint64_t samples;
-    double p50_us;
-    double p99_us;
-    double max_us;
-} bench_latency;
-
-/* What one process (the writer or one reader) did. */
-typedef struct bench_proc {
-    uint64_t frames;
-    uint64_t drops;      /* frames a latest reader skipped */
-    uint64_t overruns;   /* frames released with FBUS_EOVERRUN */
-    uint64_t bad;        /* frames whose checksum or header did not match */
-    uint64_t seq_errors; /* lossless gaps, latest going backwards */
-    double seconds;      /* from the writer's first frame to its own last */
-    double fps;
-    double cpu_us_per_frame; /* user + system time of the process / frames */
-    uint64_t vcsw;           /* voluntary context switches (it blocked) */
-    uint64_t ivcsw;          /* involuntary ones (it was preempted) */
-    bench_latency latency;
-} bench_proc;
-
-/* The writer and readers of one transport of frames (bus or pipe). */
-typedef struct bench_side {
-    int done;
-    bench_proc writer;
-    int nb_readers;
-    bench_proc readers[BENCH_MAX_READERS];
-    uint64_t drops, overruns, bad, seq_errors;
-    double reader_fps_min, reader_fps_mean;
-    double reader_cpu_us_per_frame; /* mean over readers */
-    bench_latency latency;          /* over every frame of every reader */
-} bench_side;
-
-typedef struct bench_result {
-    bench_config cfg;
-    fbus_format fmt;
-    double loadavg; /* 1-minute load average when the run ended */
-    int memcpy_done;
-    uint64_t memcpy_frames;
-    double memcpy_seconds;
-    double memcpy_fps;
-    double memcpy_cpu_us_per_frame;
-    bench_side bus;
-    bench_side pipe;
-    double bus_pipe;   /* bus writer fps / pipe writer fps, 0 if unknown */
-    double bus_memcpy; /* bus writer fps / memcpy fps, 0 if unknown */
-} bench_result;
+#include "bench.h"
 
 #define BENCH_MAGIC          UINT64_C(0x68636e6562737562) /* "busbench" */
 #define BENCH_ATTACH_WAIT_NS (10 * 1000000000LL)          /* for every reader to attach */
@@ -147,17 +65,14 @@ struct bench_job {
     int index; /* reader index */
 };
 
-/* Set by SIGINT and SIGTERM: every loop of the run stops (bench.c). */
-extern volatile sig_atomic_t bench_stop;
-/* What the progress line starts with, e.g. "[3/128] " in a sweep. */
-extern char bench_progress_prefix[32];
+/* Whether cfg's stop flag is up: every loop of the run checks it. */
+static inline int bench_stopped(const bench_config *cfg)
+{
+    return cfg->stop && *cfg->stop;
+}
 
-/* One line "framebus: bench: ..." on stderr. (bench.c) */
-void bench_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "latest" or "lossless", "posix" or "sysv", as the options spell them.
- * (report.c) */
+/* "latest" or "lossless", as the options spell it. (report.c) */
 const char *bench_policy_name(fbus_policy p);
-const char *bench_transport_name(fbus_transport t);
 
 /* ------------------------------------------------------------ frames.c */
 
@@ -194,26 +109,5 @@ int bench_pipe_reader(struct bench_job *j, int fd);
  * one sentence in err. */
 int bench_measure_memcpy(const bench_config *cfg, const fbus_format *fmt,
                          const struct bench_pool *pl, bench_result *res, char *err, size_t errsz);
-
-/* ------------------------------------------------------------ measure.c */
-
-/* Run the parts of `what` (BENCH_DO_*) for cfg with fmt into res: 0, or -1
- * with one sentence in err. */
-int bench_run(const bench_config *cfg, const fbus_format *fmt, unsigned what, bench_result *res,
-              char *err, size_t errsz);
-/* Fill in res->bus_pipe and res->bus_memcpy from what res holds. */
-void bench_ratios(bench_result *res);
-
-/* ------------------------------------------------------------ report.c */
-
-/* The result of one run as a table, or as one JSON object. */
-void bench_print_table(FILE *f, const bench_result *res);
-void bench_print_json(FILE *f, const bench_result *res);
-
-/* ------------------------------------------------------------ sweep.c */
-
-/* Run the --sweep matrix with base's pixel format, durations and rounds,
- * writing into out_dir. Returns the exit code. */
-int bench_sweep(const bench_config *base, const char *out_dir, int json);
 
 #endif /* FBUS_BENCH_INTERNAL_H */

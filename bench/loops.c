@@ -76,7 +76,7 @@ static int child_fail(struct bench_child_out *o, const char *fmt, ...)
 
 /* With a rate (--reader-fps for readers, --fps for writers), sleep until
  * frame number `frames` is due; `first` is when frame 0 was. */
-static void pace(double fps, int64_t first, uint64_t frames)
+static void pace(const bench_config *cfg, double fps, int64_t first, uint64_t frames)
 {
     struct timespec ts;
     int64_t due;
@@ -86,7 +86,8 @@ static void pace(double fps, int64_t first, uint64_t frames)
     due = first + (int64_t)((double)frames * 1e9 / fps);
     ts.tv_sec = (time_t)(due / 1000000000LL);
     ts.tv_nsec = (long)(due % 1000000000LL);
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !bench_stop)
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+           !bench_stopped(cfg))
         ;
 }
 
@@ -94,7 +95,7 @@ static void pace(double fps, int64_t first, uint64_t frames)
 static int writer_done(const bench_config *cfg, const fbus_format *fmt, uint64_t sent,
                        int64_t deadline)
 {
-    if (bench_stop)
+    if (bench_stopped(cfg))
         return 1;
     if (cfg->frames)
         return sent >= cfg->frames;
@@ -159,7 +160,7 @@ int bench_bus_writer(struct bench_job *j)
     deadline = t0 + (int64_t)(cfg->seconds * 1e9);
     atomic_store(&j->sh->t_start, t0);
     while (!writer_done(cfg, j->fmt, seq, deadline)) {
-        pace(cfg->fps, t0, seq);
+        pace(cfg, cfg->fps, t0, seq);
         if (send_frame(j, w, o, &sent) < 0)
             goto out;
         seq = sent - warm;
@@ -231,7 +232,7 @@ int bench_bus_reader(struct bench_job *j)
             o->bad++;
         if (o->frames == 1)
             first = now;
-        pace(cfg->reader_fps, first, o->frames);
+        pace(cfg, cfg->reader_fps, first, o->frames);
     }
     loop_usage(o, 0);
     rc = 0;
@@ -241,13 +242,13 @@ out:
 }
 
 /* writev() all of iov, whatever the pipe takes at a time. */
-static int writev_all(int fd, struct iovec *iov, int n)
+static int writev_all(const bench_config *cfg, int fd, struct iovec *iov, int n)
 {
     while (n > 0) {
         ssize_t done = writev(fd, iov, n);
 
         if (done < 0) {
-            if (errno == EINTR && !bench_stop)
+            if (errno == EINTR && !bench_stopped(cfg))
                 continue;
             return -errno;
         }
@@ -281,7 +282,7 @@ int bench_pipe_writer(struct bench_job *j, const int *fds)
     while (!writer_done(cfg, j->fmt, seq, deadline)) {
         const uint8_t *src = j->pool->buf[(seq + 1) % BENCH_POOL];
 
-        pace(cfg->fps, t0, seq);
+        pace(cfg, cfg->fps, t0, seq);
         seq++;
         bench_stamp(hdr, seq, fbus_now_ns());
         for (int i = 0; i < cfg->readers; i++) {
@@ -290,7 +291,7 @@ int bench_pipe_writer(struct bench_job *j, const int *fds)
                 {hdr, BENCH_HDR_BYTES},
                 {(void *)(src + off0 + BENCH_HDR_BYTES), fmt->size - off0 - BENCH_HDR_BYTES},
             };
-            int err = writev_all(fds[i], iov, 3);
+            int err = writev_all(cfg, fds[i], iov, 3);
             if (err < 0)
                 return child_fail(o, "pipe writer: %s", strerror(-err));
         }
@@ -359,7 +360,7 @@ int bench_pipe_reader(struct bench_job *j, int fd)
             o->bad++;
         if (o->frames == 1)
             first = now;
-        pace(j->cfg->reader_fps, first, o->frames);
+        pace(j->cfg, j->cfg->reader_fps, first, o->frames);
     }
     loop_usage(o, 0);
     rc = 0;

@@ -17,22 +17,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "internal.h"
 
 #define STALL_NS           (20 * 1000000000LL) /* no progress: kill the run */
 #define PROGRESS_PERIOD_NS (200 * 1000000LL)
 
-char bench_progress_prefix[32];
 static char progress_round[32];
 
-static void progress(const char *what, const struct bench_shared *sh, int64_t now)
+static void progress(const bench_config *cfg, const char *what, const struct bench_shared *sh,
+                     int64_t now)
 {
     int64_t t0 = atomic_load(&sh->t_start);
     uint64_t n = atomic_load_explicit(&sh->progress, memory_order_relaxed);
     double s = t0 ? (double)(now - t0) / 1e9 : 0;
 
-    fprintf(stderr, "\r\033[K%s%s%s: %5.1f s  %8" PRIu64 " frames  %9.1f fps",
-            bench_progress_prefix, progress_round, what, s, n, s > 0 ? (double)n / s : 0.0);
+    fprintf(stderr, "\r\033[K%s%s%s: %5.1f s  %8" PRIu64 " frames  %9.1f fps", cfg->progress_prefix,
+            progress_round, what, s, n, s > 0 ? (double)n / s : 0.0);
 }
 
 /*
@@ -40,8 +41,8 @@ static void progress(const char *what, const struct bench_shared *sh, int64_t no
  * killing them all if the writer makes no progress for STALL_NS. Returns 0
  * if all exited 0.
  */
-static int reap(pid_t *pids, int n, const char *what, const struct bench_shared *sh, char *why,
-                size_t whysz)
+static int reap(const bench_config *cfg, pid_t *pids, int n, const char *what,
+                const struct bench_shared *sh, char *why, size_t whysz)
 {
     int left = n, failed = 0, tty = isatty(STDERR_FILENO);
     int64_t last_change = fbus_now_ns(), last_print = 0;
@@ -64,7 +65,7 @@ static int reap(pid_t *pids, int n, const char *what, const struct bench_shared 
             if ((p != pids[i] || !WIFEXITED(st) || WEXITSTATUS(st) != 0) && !failed)
                 failed = 1;
             /* A process killed by a signal is the likeliest root cause. */
-            if (p == pids[i] && WIFSIGNALED(st) && !why[0] && !bench_stop)
+            if (p == pids[i] && WIFSIGNALED(st) && !why[0] && !bench_stopped(cfg))
                 snprintf(why, whysz, "%s %s%.0d killed by signal %d (%s)", what,
                          i ? "reader " : "writer", i, WTERMSIG(st), strsignal(WTERMSIG(st)));
             pids[i] = -1;
@@ -88,7 +89,7 @@ static int reap(pid_t *pids, int n, const char *what, const struct bench_shared 
             failed = 2;
         }
         if (tty && now - last_print >= PROGRESS_PERIOD_NS) {
-            progress(what, sh, now);
+            progress(cfg, what, sh, now);
             last_print = now;
         }
         struct timespec ts = {0, 5 * 1000000L};
@@ -227,7 +228,7 @@ static int measure_bus(const bench_config *cfg, const fbus_format *fmt, const st
         return -1;
     }
     snprintf(j.name, sizeof(j.name), "fbus-bench-%d-%u", (int)getpid(), counter++);
-    snprintf(what, sizeof(what), "bus %s %s", bench_transport_name(cfg->transport),
+    snprintf(what, sizeof(what), "bus %s %s", tool_transport_name(cfg->transport),
              bench_policy_name(cfg->policy));
 
     pids[n] = spawn(run_bus_writer, &j, NULL);
@@ -251,7 +252,7 @@ static int measure_bus(const bench_config *cfg, const fbus_format *fmt, const st
             n++;
         }
     }
-    if (reap(pids, n, what, j.sh, why, sizeof(why)) != 0 || n != 1 + cfg->readers) {
+    if (reap(cfg, pids, n, what, j.sh, why, sizeof(why)) != 0 || n != 1 + cfg->readers) {
         child_error(cfg, j.sh, what, why, err, errsz);
         goto out;
     }
@@ -263,7 +264,7 @@ fail_fork:
     snprintf(err, errsz, "%s: fork: %s", what, strerror(errno));
     for (int i = 0; i < n; i++)
         kill(pids[i], SIGKILL);
-    reap(pids, n, what, j.sh, why, sizeof(why));
+    reap(cfg, pids, n, what, j.sh, why, sizeof(why));
 out:
     /* A writer that died would leave its name behind. */
     fbus_unlink(j.name, cfg->transport);
@@ -343,7 +344,7 @@ static int measure_pipe(const bench_config *cfg, const fbus_format *fmt,
     for (int i = 0; i < nfds; i++)
         close(fds[i]);
     nfds = 0;
-    if (reap(pids, n, "pipe", j.sh, why, sizeof(why)) != 0) {
+    if (reap(cfg, pids, n, "pipe", j.sh, why, sizeof(why)) != 0) {
         child_error(cfg, j.sh, "pipe", why, err, errsz);
         goto out;
     }
@@ -355,7 +356,7 @@ fail_fork:
     snprintf(err, errsz, "pipe: fork: %s", strerror(errno));
     for (int i = 0; i < n; i++)
         kill(pids[i], SIGKILL);
-    reap(pids, n, "pipe", j.sh, why, sizeof(why));
+    reap(cfg, pids, n, "pipe", j.sh, why, sizeof(why));
 out:
     for (int i = 0; i < nfds; i++)
         close(fds[i]);
@@ -419,7 +420,7 @@ int bench_run(const bench_config *cfg, const fbus_format *fmt, unsigned what, be
      * ever slows a round down, so the best one is closest to the machine. */
     if (!cfg->frames)
         round.seconds = cfg->seconds / n;
-    for (int r = 0; r < n && !bench_stop; r++) {
+    for (int r = 0; r < n && !bench_stopped(cfg); r++) {
         progress_round[0] = '\0';
         if (n > 1)
             snprintf(progress_round, sizeof(progress_round), "round %d/%d ", r + 1, n);
@@ -429,16 +430,16 @@ int bench_run(const bench_config *cfg, const fbus_format *fmt, unsigned what, be
         mc_n[r] = mc->memcpy_frames;
         mc_s[r] = mc->memcpy_seconds;
         mc_cpu[r] = mc->memcpy_cpu_us_per_frame;
-        if (!bench_stop && (what & BENCH_DO_BUS) &&
+        if (!bench_stopped(cfg) && (what & BENCH_DO_BUS) &&
             measure_bus(&round, fmt, &pl, &bus[r], err, errsz) < 0)
             goto out;
         bus_fps[r] = bus[r].writer.fps;
-        if (!bench_stop && (what & BENCH_DO_PIPE) &&
+        if (!bench_stopped(cfg) && (what & BENCH_DO_PIPE) &&
             measure_pipe(&round, fmt, &pl, &pipe[r], err, errsz) < 0)
             goto out;
         pipe_fps[r] = pipe[r].writer.fps;
     }
-    if (bench_stop) {
+    if (bench_stopped(cfg)) {
         snprintf(err, errsz, "interrupted");
         goto out;
     }

@@ -1,21 +1,33 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * framebus bench: the result of one run as a table or as JSON.
+ * framebus bench: the result of one run as a table or as JSON, and the lines
+ * that report problems (through the config's report callback).
  */
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 
+#include "cli.h"
 #include "internal.h"
+
+void bench_say(const bench_config *cfg, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (cfg->report)
+        cfg->report(line);
+    else
+        fprintf(stderr, "bench: %s\n", line);
+}
 
 const char *bench_policy_name(fbus_policy p)
 {
     return p == FBUS_POLICY_LOSSLESS ? "lossless" : "latest";
-}
-
-const char *bench_transport_name(fbus_transport t)
-{
-    return t == FBUS_TRANSPORT_SYSV ? "sysv" : "posix";
 }
 
 static void table_row(FILE *f, const char *what, int reader, const bench_proc *p, int is_reader)
@@ -54,7 +66,7 @@ void bench_print_table(FILE *f, const bench_result *res)
             "framebus bench: %" PRIu32 "x%" PRIu32 " %s (%" PRIu64 " bytes), %d reader%s, %s, "
             "%s, %" PRIu32 " slots, ",
             c->width, c->height, c->pix_fmt, res->fmt.size, c->readers, c->readers == 1 ? "" : "s",
-            bench_policy_name(c->policy), bench_transport_name(c->transport), c->slots);
+            bench_policy_name(c->policy), tool_transport_name(c->transport), c->slots);
     if (c->frames)
         fprintf(f, "%" PRIu64 " frames per round", c->frames);
     else
@@ -150,7 +162,7 @@ void bench_print_json(FILE *f, const bench_result *res)
             "\"frame_bytes\": %" PRIu64 ",\n  \"readers\": %d, \"policy\": \"%s\", "
             "\"transport\": \"%s\", \"slots\": %" PRIu32 ", ",
             c->width, c->height, c->pix_fmt, res->fmt.size, c->readers,
-            bench_policy_name(c->policy), bench_transport_name(c->transport), c->slots);
+            bench_policy_name(c->policy), tool_transport_name(c->transport), c->slots);
     if (c->frames)
         fprintf(f, "\"frames\": %" PRIu64 ", \"seconds\": null, ", c->frames);
     else

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "internal.h"
 
 static const uint32_t sizes[][2] = {{640, 360}, {1280, 720}, {1920, 1080}, {3840, 2160}};
@@ -39,7 +40,7 @@ static void csv_row(FILE *f, const bench_result *r)
             "%" PRIu32 ",%" PRIu32 ",%s,%" PRIu64 ",%d,%s,%s,%.1f,%.1f,%.1f,%" PRIu64 ",%" PRIu64
             ",%" PRIu64 ",%.2f,%.2f,%.2f,%.2f,%.2f,%.1f,%.2f,%.2f,%.1f,%.3f,%.3f\n",
             r->cfg.width, r->cfg.height, r->cfg.pix_fmt, r->fmt.size, r->cfg.readers,
-            bench_policy_name(r->cfg.policy), bench_transport_name(r->cfg.transport), b->writer.fps,
+            bench_policy_name(r->cfg.policy), tool_transport_name(r->cfg.transport), b->writer.fps,
             b->reader_fps_min, b->reader_fps_mean, b->drops, b->overruns, b->bad, b->latency.p50_us,
             b->latency.p99_us, b->latency.max_us, b->writer.cpu_us_per_frame,
             b->reader_cpu_us_per_frame, p->writer.fps, p->latency.p50_us, p->latency.p99_us,
@@ -62,7 +63,7 @@ static void sweep_row(FILE *f, const bench_result *r)
             "%-10s %3d %-8s %-5s %10.1f %10.1f %8" PRIu64 " %8" PRIu64 " %4" PRIu64
             " %8.1f %8.1f %9.1f %10.1f %8.2f %8.2f\n",
             size, r->cfg.readers, bench_policy_name(r->cfg.policy),
-            bench_transport_name(r->cfg.transport), r->bus.writer.fps, r->bus.reader_fps_min,
+            tool_transport_name(r->cfg.transport), r->bus.writer.fps, r->bus.reader_fps_min,
             r->bus.drops, r->bus.overruns, r->bus.bad, r->bus.latency.p50_us, r->bus.latency.p99_us,
             r->pipe.writer.fps, r->memcpy_fps, r->bus_pipe, r->bus_memcpy);
 }
@@ -136,7 +137,7 @@ static int write_plot_script(const char *path, const char *png, const bench_conf
                 for (int y = Y_FPS; y <= Y_P99; y++) {
                     char name[64];
                     snprintf(name, sizeof(name), "%s_%s_%s_%s", b ? "rd" : "sz",
-                             bench_policy_name(policies[pol]), bench_transport_name(transports[t]),
+                             bench_policy_name(policies[pol]), tool_transport_name(transports[t]),
                              ysuffix[y]);
                     plot_block(f, name, rows, n, b, policies[pol], transports[t], y);
                 }
@@ -234,154 +235,213 @@ static int run_gnuplot(const char *script)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
+#define N_POINTS (N_SIZES * N_READERS * N_POLICIES * N_TRANSPORTS)
+
+/* One sweep in progress. */
+struct sweep {
+    const bench_config *base;
+    int json, first, json_open;
+    FILE *csv_f;
+    char csv[4096], png[4096], gp[4096];
+    bench_result *res;
+    bench_result *cache; /* memcpy and pipe of the current size/readers */
+    struct plot_row rows[N_POINTS];
+    int nrows, done, failed;
+    uint64_t bad;
+};
+
+/* Keep what a point measured once for the points of its size and readers
+ * that do not measure it again, and give those points the cached figures. */
+static void share_baselines(struct sweep *sw, unsigned what)
+{
+    bench_result *res = sw->res, *cache = sw->cache;
+
+    if (what & BENCH_DO_MEMCPY) {
+        cache->memcpy_done = 1;
+        cache->memcpy_frames = res->memcpy_frames;
+        cache->memcpy_seconds = res->memcpy_seconds;
+        cache->memcpy_fps = res->memcpy_fps;
+        cache->memcpy_cpu_us_per_frame = res->memcpy_cpu_us_per_frame;
+    }
+    if (what & BENCH_DO_PIPE)
+        cache->pipe = res->pipe;
+    res->memcpy_done = cache->memcpy_done;
+    res->memcpy_frames = cache->memcpy_frames;
+    res->memcpy_seconds = cache->memcpy_seconds;
+    res->memcpy_fps = cache->memcpy_fps;
+    res->memcpy_cpu_us_per_frame = cache->memcpy_cpu_us_per_frame;
+    res->pipe = cache->pipe;
+    bench_ratios(res);
+}
+
+/* The row of a measured point: in the plot, the CSV and on stdout. */
+static void emit_point(struct sweep *sw)
+{
+    const bench_result *res = sw->res;
+
+    sw->bad += res->bus.bad + res->pipe.bad + res->bus.seq_errors + res->pipe.seq_errors;
+    plot_row_of(res, &sw->rows[sw->nrows++]);
+    csv_row(sw->csv_f, res);
+    fflush(sw->csv_f);
+    if (sw->json) {
+        fputs(sw->first ? "\n" : ",\n", stdout);
+        bench_print_json(stdout, res);
+        sw->first = 0;
+    } else {
+        sweep_row(stdout, res);
+    }
+    fflush(stdout);
+}
+
+/* Measure point (s, r, k): 0, or -1 if the sweep must stop (interrupted,
+ * or the format cannot be laid out). A failed run is counted and skipped. */
+static int sweep_point(struct sweep *sw, size_t s, size_t r, int k)
+{
+    bench_config cfg = *sw->base;
+    unsigned what = BENCH_DO_BUS;
+    fbus_format fmt;
+    char err[320];
+    int e;
+
+    cfg.width = sizes[s][0];
+    cfg.height = sizes[s][1];
+    cfg.readers = reader_counts[r];
+    cfg.policy = policies[k / N_TRANSPORTS];
+    cfg.transport = transports[k % N_TRANSPORTS];
+    e = fbus_format_init(&fmt, cfg.pix_fmt, cfg.width, cfg.height, 0);
+    if (e < 0) {
+        bench_say(&cfg, "%" PRIu32 "x%" PRIu32 " %s: %s", cfg.width, cfg.height, cfg.pix_fmt,
+                  fbus_strerror(e));
+        return -1;
+    }
+    /* The pipe does not depend on policy or transport, memcpy only on the
+     * size: measure each once. */
+    if (k == 0)
+        what |= BENCH_DO_PIPE | (r == 0 ? BENCH_DO_MEMCPY : 0);
+    memset(sw->res, 0, sizeof(*sw->res));
+    snprintf(cfg.progress_prefix, sizeof(cfg.progress_prefix), "[%d/%d] ", sw->done + 1,
+             (int)N_POINTS);
+    sw->done++;
+    if (bench_run(&cfg, &fmt, what, sw->res, err, sizeof(err)) < 0) {
+        bench_say(&cfg, "%" PRIu32 "x%" PRIu32 ", %d readers, %s, %s: %s", cfg.width, cfg.height,
+                  cfg.readers, bench_policy_name(cfg.policy), tool_transport_name(cfg.transport),
+                  err);
+        if (bench_stopped(&cfg))
+            return -1;
+        /* One failed point does not void the others. */
+        sw->failed++;
+        return 0;
+    }
+    share_baselines(sw, what);
+    emit_point(sw);
+    return 0;
+}
+
+/* The output directory, the CSV and the buffers: 0 or -1 (said). */
+static int sweep_open(struct sweep *sw, const char *out_dir)
+{
+    if (mkdir(out_dir, 0777) < 0 && errno != EEXIST) {
+        bench_say(sw->base, "cannot create \"%s\": %s", out_dir, strerror(errno));
+        return -1;
+    }
+    snprintf(sw->csv, sizeof(sw->csv), "%s/bench-sweep.csv", out_dir);
+    snprintf(sw->png, sizeof(sw->png), "%s/bench-sweep.png", out_dir);
+    snprintf(sw->gp, sizeof(sw->gp), "%s/bench-sweep.gp", out_dir);
+    if (!on_path("gnuplot"))
+        bench_say(sw->base,
+                  "gnuplot not found: writing the CSV only (install gnuplot-nox for the plot)");
+    sw->csv_f = fopen(sw->csv, "w");
+    if (!sw->csv_f) {
+        bench_say(sw->base, "cannot write \"%s\": %s", sw->csv, strerror(errno));
+        return -1;
+    }
+    sw->res = calloc(1, sizeof(*sw->res));
+    sw->cache = calloc(1, sizeof(*sw->cache));
+    if (!sw->res || !sw->cache) {
+        bench_say(sw->base, "out of memory");
+        return -1;
+    }
+    fputs(csv_header, sw->csv_f);
+    return 0;
+}
+
+/* Close the CSV, write the plot script, run gnuplot: the exit code. */
+static int sweep_finish(struct sweep *sw)
+{
+    int rc = 0;
+
+    if (fclose(sw->csv_f) != 0) {
+        sw->csv_f = NULL;
+        bench_say(sw->base, "cannot write \"%s\": %s", sw->csv, strerror(errno));
+        return 1;
+    }
+    sw->csv_f = NULL;
+    if (write_plot_script(sw->gp, sw->png, sw->base, sw->rows, sw->nrows) < 0) {
+        bench_say(sw->base, "cannot write \"%s\": %s", sw->gp, strerror(errno));
+        return 1;
+    }
+    if (!on_path("gnuplot")) {
+        bench_say(sw->base,
+                  "gnuplot not found: wrote %s and %s but no plot (install gnuplot-nox, then "
+                  "run 'gnuplot %s')",
+                  sw->csv, sw->gp, sw->gp);
+    } else if (run_gnuplot(sw->gp) < 0) {
+        bench_say(sw->base, "gnuplot failed on %s; the data is in %s", sw->gp, sw->csv);
+        return 1;
+    } else {
+        bench_say(sw->base, "wrote %s and %s", sw->csv, sw->png);
+    }
+    if (sw->failed) {
+        bench_say(sw->base, "%d of %d runs failed (see above); they are not in the CSV", sw->failed,
+                  (int)N_POINTS);
+        rc = 1;
+    }
+    if (sw->bad) {
+        bench_say(sw->base, "%" PRIu64 " frames had a bad checksum or came out of order", sw->bad);
+        rc = 1;
+    }
+    return rc;
+}
+
 int bench_sweep(const bench_config *base, const char *out_dir, int json)
 {
-    const int total = (int)(N_SIZES * N_READERS * N_POLICIES * N_TRANSPORTS);
-    char csv[4096], png[4096], gp[4096], err[320];
-    bench_result *res = NULL, *cache = NULL;
-    struct plot_row rows[N_SIZES * N_READERS * N_POLICIES * N_TRANSPORTS];
-    uint64_t bad = 0;
-    int nrows = 0, failed = 0;
-    int have_gnuplot = on_path("gnuplot"), done = 0, rc = 1, first = 1, json_open = 0;
-    FILE *f = NULL;
+    struct sweep *sw = calloc(1, sizeof(*sw));
+    int rc = 1, stopped = 0;
 
-    if (mkdir(out_dir, 0777) < 0 && errno != EEXIST) {
-        bench_error("cannot create \"%s\": %s", out_dir, strerror(errno));
+    if (!sw) {
+        bench_say(base, "out of memory");
         return 1;
     }
-    snprintf(csv, sizeof(csv), "%s/bench-sweep.csv", out_dir);
-    snprintf(png, sizeof(png), "%s/bench-sweep.png", out_dir);
-    snprintf(gp, sizeof(gp), "%s/bench-sweep.gp", out_dir);
-    if (!have_gnuplot)
-        bench_error("gnuplot not found: writing the CSV only (install gnuplot-nox for the plot)");
-    f = fopen(csv, "w");
-    if (!f) {
-        bench_error("cannot write \"%s\": %s", csv, strerror(errno));
-        return 1;
-    }
-    res = calloc(1, sizeof(*res));
-    cache = calloc(1, sizeof(*cache)); /* memcpy and pipe of this size/readers */
-    if (!res || !cache) {
-        bench_error("out of memory");
+    sw->base = base;
+    sw->json = json;
+    sw->first = 1;
+    if (sweep_open(sw, out_dir) < 0)
         goto out;
-    }
-    fputs(csv_header, f);
     if (json) {
         fputs("[", stdout);
-        json_open = 1;
-    } else
+        sw->json_open = 1;
+    } else {
         sweep_header(stdout);
-
-    for (size_t s = 0; s < N_SIZES; s++) {
-        for (size_t r = 0; r < N_READERS; r++) {
-            for (int k = 0; k < N_POLICIES * N_TRANSPORTS; k++) {
-                bench_config cfg = *base;
-                fbus_format fmt;
-                unsigned what = BENCH_DO_BUS;
-                int e;
-
-                cfg.width = sizes[s][0];
-                cfg.height = sizes[s][1];
-                cfg.readers = reader_counts[r];
-                cfg.policy = policies[k / N_TRANSPORTS];
-                cfg.transport = transports[k % N_TRANSPORTS];
-                e = fbus_format_init(&fmt, cfg.pix_fmt, cfg.width, cfg.height, 0);
-                if (e < 0) {
-                    bench_error("%" PRIu32 "x%" PRIu32 " %s: %s", cfg.width, cfg.height,
-                                cfg.pix_fmt, fbus_strerror(e));
-                    goto out;
-                }
-                /* The pipe does not depend on policy or transport, memcpy
-                 * only on the size: measure each once. */
-                if (k == 0)
-                    what |= BENCH_DO_PIPE | (r == 0 ? BENCH_DO_MEMCPY : 0);
-                memset(res, 0, sizeof(*res));
-                snprintf(bench_progress_prefix, sizeof(bench_progress_prefix), "[%d/%d] ", done + 1,
-                         total);
-                if (bench_run(&cfg, &fmt, what, res, err, sizeof(err)) < 0) {
-                    bench_error("%" PRIu32 "x%" PRIu32 ", %d readers, %s, %s: %s", cfg.width,
-                                cfg.height, cfg.readers, bench_policy_name(cfg.policy),
-                                bench_transport_name(cfg.transport), err);
-                    if (bench_stop)
-                        goto out;
-                    /* One failed point does not void the others. */
-                    failed++;
-                    done++;
-                    continue;
-                }
-                if (what & BENCH_DO_MEMCPY) {
-                    cache->memcpy_done = 1;
-                    cache->memcpy_frames = res->memcpy_frames;
-                    cache->memcpy_seconds = res->memcpy_seconds;
-                    cache->memcpy_fps = res->memcpy_fps;
-                    cache->memcpy_cpu_us_per_frame = res->memcpy_cpu_us_per_frame;
-                }
-                if (what & BENCH_DO_PIPE)
-                    cache->pipe = res->pipe;
-                res->memcpy_done = cache->memcpy_done;
-                res->memcpy_frames = cache->memcpy_frames;
-                res->memcpy_seconds = cache->memcpy_seconds;
-                res->memcpy_fps = cache->memcpy_fps;
-                res->memcpy_cpu_us_per_frame = cache->memcpy_cpu_us_per_frame;
-                res->pipe = cache->pipe;
-                bench_ratios(res);
-                bad += res->bus.bad + res->pipe.bad + res->bus.seq_errors + res->pipe.seq_errors;
-                plot_row_of(res, &rows[nrows++]);
-                csv_row(f, res);
-                fflush(f);
-                if (json) {
-                    fputs(first ? "\n" : ",\n", stdout);
-                    bench_print_json(stdout, res);
-                    first = 0;
-                } else {
-                    sweep_row(stdout, res);
-                }
-                fflush(stdout);
-                done++;
-            }
-        }
     }
+    for (size_t s = 0; s < N_SIZES && !stopped; s++)
+        for (size_t r = 0; r < N_READERS && !stopped; r++)
+            for (int k = 0; k < N_POLICIES * N_TRANSPORTS && !stopped; k++)
+                stopped = sweep_point(sw, s, r, k) < 0;
+    if (stopped)
+        goto out;
     if (json) {
         fputs("]\n", stdout);
-        json_open = 0;
+        sw->json_open = 0;
     }
-    if (fclose(f) != 0) {
-        f = NULL;
-        bench_error("cannot write \"%s\": %s", csv, strerror(errno));
-        goto out;
-    }
-    f = NULL;
-    if (write_plot_script(gp, png, base, rows, nrows) < 0) {
-        bench_error("cannot write \"%s\": %s", gp, strerror(errno));
-        goto out;
-    }
-    if (!have_gnuplot) {
-        bench_error("gnuplot not found: wrote %s and %s but no plot (install gnuplot-nox, then "
-                    "run 'gnuplot %s')",
-                    csv, gp, gp);
-    } else if (run_gnuplot(gp) < 0) {
-        bench_error("gnuplot failed on %s; the data is in %s", gp, csv);
-        goto out;
-    } else {
-        fprintf(stderr, "framebus: bench: wrote %s and %s\n", csv, png);
-    }
-    rc = 0;
-    if (failed) {
-        bench_error("%d of %d runs failed (see above); they are not in the CSV", failed, total);
-        rc = 1;
-    }
-    if (bad) {
-        bench_error("%" PRIu64 " frames had a bad checksum or came out of order", bad);
-        rc = 1;
-    }
+    rc = sweep_finish(sw);
 out:
     /* Stopped early (Ctrl-C): what was measured is still valid JSON. */
-    if (json_open)
+    if (sw->json_open)
         fputs("]\n", stdout);
-    bench_progress_prefix[0] = '\0';
-    if (f)
-        fclose(f);
-    free(res);
-    free(cache);
+    if (sw->csv_f)
+        fclose(sw->csv_f);
+    free(sw->res);
+    free(sw->cache);
+    free(sw);
     return rc;
 }

@@ -642,13 +642,19 @@ static void test_table(void **state)
 
 static void test_help(void **state)
 {
-    struct run r;
+    struct run r, h;
 
     (void)state;
     run_framebus(&r, NULL, "bench", "--help", NULL);
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "usage: framebus bench"));
+    assert_non_null(strstr(r.out, "usage: framebus bench [--size WxH]"));
     assert_non_null(strstr(r.out, "--sweep"));
+    assert_string_equal(r.err, "");
+    /* `framebus help bench` is the same full text. */
+    run_framebus(&h, NULL, "help", "bench", NULL);
+    assert_int_equal(h.status, 0);
+    assert_string_equal(h.out, r.out);
+    run_free(&h);
     run_free(&r);
 }
 
@@ -668,7 +674,7 @@ static void expect_usage(const char *want, ...)
     args[n] = NULL;
     run_framebus(&r, NULL, "bench", args[0], args[1], args[2], args[3], args[4], args[5], args[6],
                  NULL);
-    snprintf(line, sizeof(line), "framebus: bench: %s (see 'framebus bench --help')\n", want);
+    snprintf(line, sizeof(line), "framebus: bench: %s (see 'framebus help bench')\n", want);
     if (r.status != 2 || strcmp(r.err, line) != 0)
         fail_msg("exit %d, stderr \"%s\", wanted 2 and \"%s\"", r.status, r.err, line);
     assert_string_equal(r.out, "");
