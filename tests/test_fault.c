@@ -331,8 +331,8 @@ static int used_entries(const char *name, fbus_transport t)
     for (uint32_t i = 0; i < h->reader_count && i < FBUS_MAX_READERS; i++) {
         const struct fbus__reader_entry *e =
             (const void *)(reg.base + h->readers_offset + i * sizeof(*e));
-        n += atomic_load(&e->state) != FBUS__ENTRY_FREE;
-        if (getenv("FAULT_DEBUG") && atomic_load(&e->state) != FBUS__ENTRY_FREE)
+        n += FBUS__ENTRY_KIND(atomic_load(&e->state)) != FBUS__ENTRY_FREE;
+        if (getenv("FAULT_DEBUG") && FBUS__ENTRY_KIND(atomic_load(&e->state)) != FBUS__ENTRY_FREE)
             fprintf(stderr, "entry %u: state %u pid %d start %llu\n", i, atomic_load(&e->state),
                     atomic_load(&e->pid), (unsigned long long)atomic_load(&e->start));
     }
@@ -708,14 +708,18 @@ static void test_reader_killed_while_claiming(void **state)
         assert_int_equal(tu_region_map(name, tu_transports[t], &reg), 0);
         e = (void *)(reg.base + ((struct fbus__header *)reg.base)->readers_offset);
         /* What a reader leaves if killed right after its claim: state
-         * CLAIMED, its pid, no start time yet. */
+         * CLAIMED, its pid, no start time yet, and its entry lock gone with
+         * it. The high-water mark covers the entry (it is raised before a
+         * claim turns active, so a reader killed later leaves it raised). */
         atomic_store(&e[5].pid, dead);
         atomic_store(&e[5].start, 0);
-        atomic_store(&e[5].state, FBUS__ENTRY_CLAIMED);
+        atomic_store(&e[5].state, 7u << 8 | FBUS__ENTRY_CLAIMED);
+        atomic_store(&((struct fbus__header *)reg.base)->readers_hw, 6);
         deadline = tu_now_ns() + 4 * TU_SEC;
-        while (atomic_load(&e[5].state) != FBUS__ENTRY_FREE && tu_now_ns() < deadline)
+        while (FBUS__ENTRY_KIND(atomic_load(&e[5].state)) != FBUS__ENTRY_FREE &&
+               tu_now_ns() < deadline)
             tu_sleep_ms(20);
-        if (atomic_load(&e[5].state) != FBUS__ENTRY_FREE) {
+        if (atomic_load(&e[5].state) != (7u << 8 | FBUS__ENTRY_FREE)) {
             tu_region_unmap(&reg);
             fbus_writer_close(w);
             tu_bus_cleanup(name);
@@ -804,13 +808,13 @@ static void test_reader_takes_entry_back(void **state)
         h = (const void *)reg.base;
         for (uint32_t i = 0; i < h->reader_count; i++) {
             struct fbus__reader_entry *x = (void *)(reg.base + h->readers_offset + i * sizeof(*x));
-            if (atomic_load(&x->state) == FBUS__ENTRY_ACTIVE && atomic_load(&x->pid) == getpid())
+            if (FBUS__ENTRY_KIND(atomic_load(&x->state)) == FBUS__ENTRY_ACTIVE &&
+                atomic_load(&x->pid) == getpid())
                 e = x;
         }
         assert_non_null(e);
         atomic_store(&e->pin, 0);
-        atomic_store(&e->consumed, UINT64_MAX); /* FBUS__JOINING */
-        atomic_store(&e->state, FBUS__ENTRY_FREE);
+        atomic_store(&e->state, FBUS__ENTRY_GEN(atomic_load(&e->state)) << 8 | FBUS__ENTRY_FREE);
         tu_region_unmap(&reg);
         assert_int_equal(fbus_writer_readers(w), 0);
 

@@ -152,7 +152,7 @@ static struct fbus__reader_entry *only_entry(const tu_region *reg)
 
     for (uint32_t i = 0; i < hdr_of(reg)->reader_count; i++) {
         struct fbus__reader_entry *e = entry_of(reg, i);
-        if (atomic_load(&e->state) != FBUS__ENTRY_FREE) {
+        if (FBUS__ENTRY_KIND(atomic_load(&e->state)) != FBUS__ENTRY_FREE) {
             if (found)
                 return NULL;
             found = e;
@@ -346,8 +346,18 @@ static void test_reader_entry(void **state)
         assert_int_equal(fbus_reader_open(c->name, &ro, &r), 0);
         e = only_entry(&reg);
         assert_non_null(e);
-        assert_int_equal(atomic_load(&e->state), FBUS__ENTRY_ACTIVE);
+        assert_int_equal(FBUS__ENTRY_KIND(atomic_load(&e->state)), FBUS__ENTRY_ACTIVE);
+        assert_int_equal(FBUS__ENTRY_GEN(atomic_load(&e->state)), 1);
         assert_int_equal(e->policy, FBUS_POLICY_LOSSLESS);
+        {
+            /* A lossless reader registers with its reservation's token, and
+             * the reservation is a file under the bus's name. */
+            char path[256];
+            snprintf(path, sizeof(path), "/dev/shm/framebus-rsv.%s.%016llx", c->name,
+                     (unsigned long long)atomic_load(&e->token));
+            assert_true(atomic_load(&e->token) != 0);
+            assert_int_equal(access(path, F_OK), 0);
+        }
         assert_int_equal(e->pid, getpid());
         assert_int_equal(e->uid, geteuid());
         assert_int_equal(e->session, hdr_of(&reg)->session);
@@ -371,7 +381,7 @@ static void test_reader_entry(void **state)
         fbus_reader_close(obs);
 
         fbus_reader_close(r);
-        assert_int_equal(atomic_load(&e->state), FBUS__ENTRY_FREE);
+        assert_int_equal(FBUS__ENTRY_KIND(atomic_load(&e->state)), FBUS__ENTRY_FREE);
         tu_region_unmap(&reg);
         fbus_writer_close(w);
     }

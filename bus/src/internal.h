@@ -6,6 +6,7 @@
 #ifndef FBUS_INTERNAL_H
 #define FBUS_INTERNAL_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -19,6 +20,9 @@ struct fbus__mapping {
     uid_t uid;      /* owner of the object */
     uint32_t mode;  /* its permission bits */
     int fd;         /* posix: the object's descriptor, else -1 */
+    int lockfd;     /* the file liveness locks live on: the object (posix,
+                     * the same descriptor as fd) or its key file (sysv);
+                     * -1 if it could not be opened */
     int shmid;      /* sysv: the segment id, else -1 */
     uint64_t ident; /* inode (posix) or shmid (sysv): names this object */
     char path[128]; /* file behind it: the object (posix) or key file (sysv) */
@@ -72,6 +76,7 @@ struct fbus__region {
     uint64_t slot_capacity;
     uint64_t payload_stride;
     uint64_t session;
+    int64_t created_ns; /* CLOCK_REALTIME */
     int32_t producer_pid;
     uint64_t producer_start;
     uint64_t mapped_in[FBUS_MAX_SLOTS]; /* bytes of each slot fbus__slot_map_in did */
@@ -113,6 +118,51 @@ void fbus__sweep_temp(void);
 /* validate.c: check a private copy of a header against the mapping size. */
 int fbus__validate_header(const struct fbus__header *h, uint64_t map_size, const char *name);
 
+/* lock.c: one-byte OFD write locks (FBUS__LOCK_*). take: 0, -EAGAIN if
+ * another open file holds it, or -errno. held: 1 if another open file holds
+ * it, 0 if free, -1 if the kernel cannot tell (no descriptor). */
+int fbus__lock_take(int fd, uint32_t byte);
+void fbus__lock_drop(int fd, uint32_t byte);
+int fbus__lock_held(int fd, uint32_t byte);
+/* Raised in every forked child: a handle opened under another value belongs
+ * to an ancestor and refuses to act (-ECHILD). */
+extern _Atomic unsigned fbus__fork_gen;
+/* Close *fdp in forked children (and set it to -1), so a child never keeps
+ * its parent's locks alive. */
+void fbus__fd_track(int *fdp);
+void fbus__fd_untrack(int *fdp);
+
+/* reserve.c: a lossless reader's standing claim on a bus name, kept for the
+ * reader's lifetime: /dev/shm/framebus-rsv.NAME.TOKEN, locked. */
+struct fbus__reservation {
+    int fd; /* -1: none */
+    uint64_t token;
+    int64_t created_ns; /* CLOCK_REALTIME, comparable with a header's */
+    char path[128];
+};
+int fbus__reserve_make(const char *name, struct fbus__reservation *rv);
+void fbus__reserve_drop(struct fbus__reservation *rv);
+/* Call fn for the token of every live reservation of `name` that a writer
+ * with permission bits `mode` honours; removes dead ones where allowed.
+ * Returns what fn returned if non-zero, else 0. */
+int fbus__reserve_each(const char *name, uint32_t mode, int (*fn)(uint64_t token, void *opaque),
+                       void *opaque);
+
+/* namewait.c: wake up when a name may have appeared in /dev/shm. */
+int fbus__name_watch_open(void); /* an inotify descriptor, or -1 */
+/* Sleep until something is created or renamed in /dev/shm or ns pass (a
+ * plain sleep of at most 20 ms without a watch). */
+void fbus__name_watch_wait(int fd, int64_t ns);
+
+/* Test hook (white-box tests only): called at named points of the
+ * protocol, e.g. between claiming and activating a reader entry. */
+extern void (*fbus__test_hook)(const char *where);
+#define FBUS__HOOK(where)                                                                          \
+    do {                                                                                           \
+        if (fbus__test_hook)                                                                       \
+            fbus__test_hook(where);                                                                \
+    } while (0)
+
 /* liveness.c */
 uint64_t fbus__proc_start(pid_t pid); /* 0 if gone, a zombie, or /proc cannot tell */
 /* Whether pid runs (with that start time; 0: any). When /proc cannot tell,
@@ -121,8 +171,9 @@ int fbus__pid_alive(pid_t pid, uint64_t start);
 /* FBUS__STATE_* for a live, ended, replaced or stalled producer, or 0 if its
  * process is gone. */
 int fbus__producer_status(const struct fbus__region *rg, int64_t timeout_ns, int64_t now);
-/* Whether a reader entry's owner is still running. */
-int fbus__entry_alive(const struct fbus__reader_entry *e);
+/* Whether the owner of reader entry i still runs: its lock says so (its
+ * pid is asked only where the lock cannot be tested). */
+int fbus__entry_alive(const struct fbus__region *rg, uint32_t i);
 
 /* futex.c: wait while *word == val, at most timeout_ns (>= 0). */
 int fbus__futex_wait(_Atomic uint32_t *word, uint32_t val, int64_t timeout_ns);
@@ -135,6 +186,13 @@ int64_t fbus__realtime_ns(void);
  * saturates instead of overflowing; a time in the future is age 0. */
 int64_t fbus__age_ns(int64_t now, int64_t then);
 void fbus__sleep_ns(int64_t ns);
+/* The CLOCK_MONOTONIC time a wait of timeout_ns ends (negative: never). */
+int64_t fbus__deadline(int64_t timeout_ns);
+/* What a wait that reached its deadline returns: -EAGAIN for a poll. */
+static inline int fbus__timed_out(int64_t timeout_ns)
+{
+    return timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;
+}
 void fbus__posix_path(const char *name, char *buf, size_t len); /* "/framebus.NAME" */
 /* Call fn for every valid bus name behind prefix in /dev/shm. */
 int fbus__list_names(const char *prefix, fbus_transport t,
@@ -147,12 +205,14 @@ void fbus__sysv_keyfile(const char *name, char *buf,
 #define FBUS__POSIX_PREFIX "framebus."
 #define FBUS__SYSV_PREFIX  "framebus-sysv."
 #define FBUS__TEMP_PREFIX  "framebus-tmp." /* regions not yet given a name */
+#define FBUS__RSV_PREFIX   "framebus-rsv." /* lossless readers' reservations */
 
 /* Timing of the liveness protocol. */
 #define FBUS__HEARTBEAT_NS        (50 * 1000000LL)  /* producer refresh period */
 #define FBUS__STALE_NS            (250 * 1000000LL) /* then check the pid */
 #define FBUS__PRODUCER_TIMEOUT_NS 1000000000LL      /* default: gone even if pid lives */
 #define FBUS__WAIT_CHUNK_NS       (50 * 1000000LL)  /* longest single futex sleep */
-#define FBUS__JOINING             UINT64_MAX        /* consumed value while registering */
+#define FBUS__RESERVE_NS          2000000000LL      /* default wait for reserved readers */
+#define FBUS__LEASE_NS            10000000000LL     /* default lease of a lossless reader */
 
 #endif /* FBUS_INTERNAL_H */

@@ -29,12 +29,30 @@ enum {
     FBUS__STATE_STALLED = 4,
 };
 
-/* Reader entry state word. */
+/*
+ * Reader entry state word: a kind in the low byte and, above it, a
+ * generation that every claim raises. Whoever frees an entry does so with a
+ * compare-and-swap of the whole word it judged, so an entry freed and taken
+ * again meanwhile (the same kind, a new generation) is never freed by
+ * mistake.
+ */
 enum {
     FBUS__ENTRY_FREE = 0,
-    FBUS__ENTRY_CLAIMED = 1, /* being filled in by its reader: 1 | pid << 8 */
-    FBUS__ENTRY_ACTIVE = 2,
+    FBUS__ENTRY_CLAIMED = 1, /* being filled in by its reader */
+    FBUS__ENTRY_ACTIVE = 2,  /* registered: the writer honours its cursor */
 };
+#define FBUS__ENTRY_KIND(st) ((st)&0xffu)
+#define FBUS__ENTRY_GEN(st)  ((st) >> 8)
+
+/*
+ * Liveness is held, not claimed: each process holds an open-file-description
+ * lock (F_OFD_SETLK) on one byte of the file behind the region for as long
+ * as it plays its part, and the kernel drops it when the process dies, in
+ * whatever way and pid namespace. Byte 0 is the producer's; byte 1 + i is
+ * reader entry i's.
+ */
+#define FBUS__LOCK_PRODUCER 0
+#define FBUS__LOCK_ENTRY(i) (1 + (i))
 
 /*
  * A cursor packs a frame's sequence number with the slot that holds it so
@@ -84,15 +102,25 @@ struct fbus__header {
     _Atomic uint64_t fps_milli;    /* published frames per 1000 s, recent */
     _Atomic int64_t last_publish_ns;
 
-    /* Readers wait here for a publish; the producer wakes them. */
+    /* Readers wait here for a publish; the producer wakes them. Bit i of
+     * the mask is set while entry i's reader sleeps on the futex: a mask
+     * rather than a count, so the writer clears the bit of a reader that
+     * died asleep instead of waking nobody forever. */
     alignas(FBUS__CACHELINE) _Atomic uint32_t publish_futex;
-    _Atomic uint32_t readers_waiting;
-    uint8_t pad2[FBUS__CACHELINE - 8];
+    uint32_t pad2;
+    _Atomic uint64_t waiting_mask;
+    uint8_t pad3[FBUS__CACHELINE - 16];
 
     /* The producer waits here for a lossless reader; readers wake it. */
     alignas(FBUS__CACHELINE) _Atomic uint32_t release_futex;
     _Atomic uint32_t writer_waiting;
-    uint8_t pad3[FBUS__CACHELINE - 8];
+    uint8_t pad4[FBUS__CACHELINE - 8];
+
+    /* Written by the producer, rarely. */
+    alignas(FBUS__CACHELINE) _Atomic uint64_t end_seq; /* last frame, once ENDED */
+    _Atomic uint64_t reserve_expired;                  /* reserved readers not waited for */
+    _Atomic uint64_t demotions;                        /* lossless readers whose lease ran out */
+    uint8_t pad5[FBUS__CACHELINE - 24];
 };
 
 _Static_assert(offsetof(struct fbus__header, magic) == 0, "magic first");
@@ -100,12 +128,15 @@ _Static_assert(offsetof(struct fbus__header, name) == 120, "header identity");
 _Static_assert(offsetof(struct fbus__header, cursor) == 256, "hot line");
 _Static_assert(offsetof(struct fbus__header, publish_futex) == 320, "futex line");
 _Static_assert(offsetof(struct fbus__header, release_futex) == 384, "futex line");
-_Static_assert(sizeof(struct fbus__header) == 448, "header size");
+_Static_assert(offsetof(struct fbus__header, waiting_mask) == 328, "waiting mask");
+_Static_assert(offsetof(struct fbus__header, end_seq) == 448, "rare line");
+_Static_assert(sizeof(struct fbus__header) == 512, "header size");
 
 /* One reader's entry, written only by that reader (and by the writer when it
- * reclaims the entry of a dead reader). Two cache lines. */
+ * frees the entry of a dead reader or demotes a stopped one). Two cache
+ * lines. */
 struct fbus__reader_entry {
-    _Atomic uint32_t state; /* FBUS__ENTRY_* */
+    _Atomic uint32_t state; /* generation << 8 | FBUS__ENTRY_* */
     /* Identity: atomic only because the writer may read it while the entry
      * is being claimed again; relaxed order is enough. */
     _Atomic uint32_t policy;
@@ -116,15 +147,19 @@ struct fbus__reader_entry {
     _Atomic uint64_t pin;      /* cursor of the held frame, 0 if none */
     _Atomic uint64_t consumed; /* last seq released (lossless) or taken */
     _Atomic int64_t heartbeat_ns;
-    uint8_t pad0[FBUS__CACHELINE - 56];
+    _Atomic uint64_t token; /* its reservation's token, 0 if none */
     /* Counters, read by stats. */
     _Atomic uint64_t frames;
     _Atomic uint64_t overruns;
     _Atomic uint64_t drops;
-    uint8_t pad1[FBUS__CACHELINE - 24];
+    /* Set by the writer when this lossless reader's lease ran out: the
+     * writer no longer waits for it until the reader clears it. */
+    _Atomic uint32_t demoted;
+    uint8_t pad1[FBUS__CACHELINE - 28];
 };
 
 _Static_assert(offsetof(struct fbus__reader_entry, pin) == 32, "entry pin");
+_Static_assert(offsetof(struct fbus__reader_entry, token) == 56, "entry token");
 _Static_assert(offsetof(struct fbus__reader_entry, frames) == 64, "entry counters");
 _Static_assert(sizeof(struct fbus__reader_entry) == 128, "entry size");
 

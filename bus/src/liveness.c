@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Is a process still there? A pid alone is not an identity (pids are reused),
- * so each is paired with its start time from /proc/PID/stat. A zombie counts
+ * Is a producer or reader still there? Its liveness lock answers (lock.c);
+ * pids, paired with their start time from /proc/PID/stat against reuse, are
+ * the fallback where no lock can be tested, and diagnostics. A zombie counts
  * as gone: it will never touch the region again.
  */
 #include <errno.h>
@@ -87,21 +88,34 @@ int fbus__producer_status(const struct fbus__region *rg, int64_t timeout_ns, int
 {
     uint32_t state = atomic_load_explicit(&rg->hdr->state, memory_order_acquire);
     int64_t age;
+    int held;
 
     if (state == FBUS__STATE_ENDED || state == FBUS__STATE_REPLACED)
         return (int)state;
     if (state != FBUS__STATE_LIVE)
         return 0;
-    age = fbus__age_ns(now, atomic_load_explicit(&rg->hdr->heartbeat_ns, memory_order_relaxed));
-    if (age > FBUS__STALE_NS && !fbus__pid_alive(rg->producer_pid, rg->producer_start))
+    /* The producer's lock is the truth: free means its process is gone
+     * (a crash is seen at once, in any pid namespace). Only where it cannot
+     * be tested do the pid and the heartbeat's age decide. */
+    held = fbus__lock_held(rg->map.lockfd, FBUS__LOCK_PRODUCER);
+    if (held == 0)
         return 0;
+    age = fbus__age_ns(now, atomic_load_explicit(&rg->hdr->heartbeat_ns, memory_order_relaxed));
+    if (held < 0 && age > FBUS__STALE_NS && !fbus__pid_alive(rg->producer_pid, rg->producer_start))
+        return 0;
+    /* Alive but not beating: stopped (SIGSTOP, a debugger), or we were. */
     if (age > timeout_ns)
         return FBUS__STATE_STALLED;
     return FBUS__STATE_LIVE;
 }
 
-int fbus__entry_alive(const struct fbus__reader_entry *e)
+int fbus__entry_alive(const struct fbus__region *rg, uint32_t i)
 {
+    const struct fbus__reader_entry *e = &rg->readers[i];
+    int held = fbus__lock_held(rg->map.lockfd, FBUS__LOCK_ENTRY(i));
+
+    if (held >= 0)
+        return held;
     return fbus__pid_alive(atomic_load_explicit(&e->pid, memory_order_relaxed),
                            atomic_load_explicit(&e->start, memory_order_relaxed));
 }

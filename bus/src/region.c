@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,7 @@ static void fill_region(struct fbus__region *rg, const struct fbus__header *h)
     rg->slot_capacity = h->slot_capacity;
     rg->payload_stride = h->payload_stride;
     rg->session = h->session;
+    rg->created_ns = h->created_ns;
     rg->producer_pid = h->producer_pid;
     rg->producer_start = h->producer_start;
 }
@@ -102,6 +104,7 @@ int fbus__region_create(const char *name, fbus_transport t, uint32_t slots, uint
 
     memset(rg, 0, sizeof(*rg));
     rg->map.fd = -1;
+    rg->map.lockfd = -1;
     rg->map.shmid = -1;
     rg->tp = fbus__transport_get(t);
     if (!rg->tp)
@@ -109,6 +112,9 @@ int fbus__region_create(const char *name, fbus_transport t, uint32_t slots, uint
     err = fbus__geometry(slots, FBUS_MAX_READERS, capacity, &g);
     if (err < 0)
         return err;
+    /* The transport takes the producer's lock on the new object at once:
+     * it is held for the region's life, so it is never taken for dead
+     * (nor swept, while it has no name yet) while its producer lives. */
     err = rg->tp->create(g.total_size, mode, &rg->map);
     if (err < 0)
         return err;
@@ -153,6 +159,7 @@ int fbus__region_attach(const char *name, fbus_transport t, int want_write, stru
 
     memset(rg, 0, sizeof(*rg));
     rg->map.fd = -1;
+    rg->map.lockfd = -1;
     rg->map.shmid = -1;
     rg->tp = fbus__transport_get(t);
     if (!rg->tp)
@@ -184,6 +191,8 @@ fail:
     return err;
 }
 
+#define TEMP_GRACE_NS (2 * 1000000000LL)
+
 void fbus__sweep_temp(void)
 {
     DIR *d = opendir(FBUS__SHM_DIR);
@@ -198,14 +207,28 @@ void fbus__sweep_temp(void)
         size_t len = strlen(n);
         struct stat st;
         long pid;
+        int fd, held;
 
         if (strncmp(n, FBUS__TEMP_PREFIX, plen) != 0)
             continue;
         pid = strtol(n + plen, NULL, 10);
-        if (pid <= 0 || pid == (long)getpid() || fbus__pid_alive((pid_t)pid, 0))
+        if (pid <= 0)
             continue;
         snprintf(path, sizeof(path), FBUS__SHM_DIR "/%s", n);
         if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        /* Its maker holds byte 0 while it lives, in whatever pid namespace,
+         * taken right after creating it: a file whose lock is free and that
+         * is older than a moment has no maker any more. The pid in the name
+         * is asked only if the lock cannot be tested. */
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        held = fbus__lock_held(fd, FBUS__LOCK_PRODUCER);
+        if (fd >= 0)
+            close(fd);
+        if (held > 0 || (held < 0 && (pid == (long)getpid() || fbus__pid_alive((pid_t)pid, 0))))
+            continue;
+        if (fbus__age_ns(fbus__realtime_ns(), (int64_t)st.st_ctim.tv_sec * 1000000000LL +
+                                                  st.st_ctim.tv_nsec) < TEMP_GRACE_NS)
             continue;
         if (len > 5 && strcmp(n + len - 5, ".sysv") == 0) {
             key_t key = ftok(path, 'F');

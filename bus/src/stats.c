@@ -44,6 +44,8 @@ FBUS_EXTERN int fbus_stat(const char *name, fbus_transport transport, fbus_stats
     st->frames = atomic_load_explicit(&h->frames, memory_order_relaxed);
     st->writer_waits = atomic_load_explicit(&h->writer_waits, memory_order_relaxed);
     st->forced = atomic_load_explicit(&h->forced, memory_order_relaxed);
+    st->reserve_expired = atomic_load_explicit(&h->reserve_expired, memory_order_relaxed);
+    st->demotions = atomic_load_explicit(&h->demotions, memory_order_relaxed);
     st->fps = (double)atomic_load_explicit(&h->fps_milli, memory_order_relaxed) / 1000.0;
     st->heartbeat_age_ns =
         fbus__age_ns(now, atomic_load_explicit(&h->heartbeat_ns, memory_order_relaxed));
@@ -64,7 +66,8 @@ FBUS_EXTERN int fbus_stat(const char *name, fbus_transport transport, fbus_stats
         fbus_reader_info *ri;
         uint64_t consumed;
 
-        if (atomic_load_explicit(&e->state, memory_order_acquire) != FBUS__ENTRY_ACTIVE)
+        if (FBUS__ENTRY_KIND(atomic_load_explicit(&e->state, memory_order_acquire)) !=
+            FBUS__ENTRY_ACTIVE)
             continue;
         ri = &st->readers[st->nb_readers++];
         ri->pid = atomic_load_explicit(&e->pid, memory_order_relaxed);
@@ -75,10 +78,11 @@ FBUS_EXTERN int fbus_stat(const char *name, fbus_transport transport, fbus_stats
         ri->overruns = atomic_load_explicit(&e->overruns, memory_order_relaxed);
         ri->drops = atomic_load_explicit(&e->drops, memory_order_relaxed);
         consumed = atomic_load_explicit(&e->consumed, memory_order_relaxed);
-        ri->lag = consumed == FBUS__JOINING || consumed > newest ? 0 : newest - consumed;
+        ri->lag = consumed > newest ? 0 : newest - consumed;
         ri->idle_ns =
             fbus__age_ns(now, atomic_load_explicit(&e->heartbeat_ns, memory_order_relaxed));
-        ri->alive = fbus__entry_alive(e);
+        ri->alive = fbus__entry_alive(&rg, i);
+        ri->demoted = atomic_load_explicit(&e->demoted, memory_order_relaxed) != 0;
     }
     fbus__region_detach(&rg);
     return 0;

@@ -24,6 +24,7 @@ static int map_fd(int fd, uint64_t size, int writable, struct fbus__mapping *m)
     m->size = size;
     m->writable = writable;
     m->fd = fd;
+    m->lockfd = fd; /* one object, one descriptor: locks live on it too */
     m->shmid = -1;
     return 0;
 }
@@ -39,6 +40,12 @@ static int posix_create(uint64_t size, uint32_t mode, struct fbus__mapping *m)
     fd = shm_open(path, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
+    /* The producer's lock, at once: a sweeper sees a temp object with its
+     * lock free only if its maker died (see fbus__sweep_temp). */
+    if ((err = fbus__lock_take(fd, FBUS__LOCK_PRODUCER)) < 0) {
+        errno = -err;
+        goto fail;
+    }
     /* shm_open's mode is filtered by the umask; the user asked for `mode`. */
     if (fchmod(fd, mode) < 0 || ftruncate(fd, (off_t)size) < 0 || fstat(fd, &st) < 0)
         goto fail;
@@ -171,6 +178,7 @@ static void posix_close(struct fbus__mapping *m)
         close(m->fd);
     m->base = NULL;
     m->fd = -1;
+    m->lockfd = -1;
 }
 
 static void posix_destroy(struct fbus__mapping *m)
@@ -204,6 +212,8 @@ const struct fbus__transport *fbus__transport_get(fbus_transport t)
         return &fbus__transport_posix;
     case FBUS_TRANSPORT_SYSV:
         return &fbus__transport_sysv;
+    case FBUS_TRANSPORT_ANY:
+        break; /* a choice readers make, not a transport */
     }
     return NULL;
 }

@@ -40,6 +40,7 @@ static int attach(int id, int writable, struct fbus__mapping *m)
     m->uid = ds.shm_perm.uid;
     m->mode = ds.shm_perm.mode & 0777;
     m->fd = -1;
+    m->lockfd = -1;
     m->shmid = id;
     m->ident = (uint64_t)id;
     return 0;
@@ -53,13 +54,15 @@ static int create_keyed(const char *path, uint64_t size, uint32_t mode, struct f
     key_t key;
     int fd, id = -1, err;
 
-    fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
+    /* The key file stays open: the producer's liveness lock lives on it. */
+    fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
+    /* The producer's lock, at once (see fbus__sweep_temp). */
+    if ((err = fbus__lock_take(fd, FBUS__LOCK_PRODUCER)) < 0)
+        goto fail;
     if (fchmod(fd, mode) < 0)
         goto fail_errno;
-    close(fd);
-    fd = -1;
     err = key_of(path, &key);
     if (err < 0)
         goto fail;
@@ -81,6 +84,7 @@ static int create_keyed(const char *path, uint64_t size, uint32_t mode, struct f
     err = attach(id, 1, m);
     if (err < 0)
         goto fail;
+    m->lockfd = fd;
     memcpy(m->path, path, sizeof(m->path));
     return 0;
 
@@ -114,36 +118,63 @@ static int sysv_create(uint64_t size, uint32_t mode, struct fbus__mapping *m)
 static int sysv_open(const char *name, int want_write, struct fbus__mapping *m)
 {
     char path[FBUS_NAME_MAX + 32];
-    struct stat st;
+    struct stat st, cur;
     key_t key;
-    int id, err;
+    int fd, id, err;
 
     fbus__sysv_keyfile(name, path, sizeof(path));
-    if (lstat(path, &st) < 0)
-        return -errno;
-    if (!S_ISREG(st.st_mode))
-        return FBUS_EBADREGION;
+    /* Open the key file first and keep it: liveness locks live on it. A
+     * reader that may write registers, and so needs to lock, i.e. to open
+     * it read-write; the segment is then attached the same way. */
+    fd = open(path, (want_write ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 && want_write && errno == EACCES) {
+        want_write = 0;
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    }
+    if (fd < 0)
+        return errno == ELOOP ? FBUS_EBADREGION : -errno;
+    if (fstat(fd, &st) < 0) {
+        err = -errno;
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err = FBUS_EBADREGION;
+        goto fail;
+    }
     err = key_of(path, &key);
     if (err < 0)
-        return err; /* -ENOENT if the key file went away meanwhile */
+        goto fail; /* -ENOENT if the key file went away meanwhile */
+    /* The key came from the file we hold only if the name still names it. */
+    if (lstat(path, &cur) < 0 || cur.st_ino != st.st_ino || cur.st_dev != st.st_dev) {
+        err = -ENOENT;
+        goto fail;
+    }
     id = shmget(key, 0, 0);
-    if (id < 0)
-        return -errno;
+    if (id < 0) {
+        err = -errno;
+        goto fail;
+    }
     err = attach(id, want_write, m);
     if (err == -EACCES && want_write)
         err = attach(id, 0, m);
     /* The segment was removed between shmget and shmat (a producer taking
      * over a dead one's name): there is no bus, for now. */
     if (err == -EINVAL || err == -EIDRM)
-        return -ENOENT;
+        err = -ENOENT;
     if (err < 0)
-        return err;
+        goto fail;
     if (m->size < sizeof(struct fbus__header)) {
         shmdt(m->base);
         m->base = NULL;
-        return FBUS_EBADREGION;
+        err = FBUS_EBADREGION;
+        goto fail;
     }
+    m->lockfd = fd;
     return 0;
+
+fail:
+    close(fd);
+    return err;
 }
 
 static int sysv_unlink(const char *name, const struct fbus__mapping *m)
@@ -154,8 +185,13 @@ static int sysv_unlink(const char *name, const struct fbus__mapping *m)
 
     fbus__sysv_keyfile(name, path, sizeof(path));
     err = key_of(path, &key);
-    if (err < 0)
+    if (err < 0) {
+        /* The key file was removed by hand: the name is gone, but our
+         * segment must still go, or it leaks until reboot. */
+        if (m)
+            shmctl(m->shmid, IPC_RMID, NULL);
         return err;
+    }
     id = shmget(key, 0, 0);
     if (m && id != m->shmid) {
         /* The name belongs to someone else now; still drop our segment. */
@@ -217,7 +253,10 @@ static void sysv_close(struct fbus__mapping *m)
 {
     if (m->base)
         shmdt(m->base);
+    if (m->lockfd >= 0)
+        close(m->lockfd);
     m->base = NULL;
+    m->lockfd = -1;
 }
 
 static int sysv_list(int (*fn)(const char *, fbus_transport, void *), void *opaque)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Clocks, randomness and the names objects get in each namespace. */
 #include <dirent.h>
+#include <stdint.h>
 #include <errno.h>
 #include <string.h>
 #include <stdio.h>
@@ -41,6 +42,13 @@ void fbus__sleep_ns(int64_t ns)
 
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
         ;
+}
+
+int64_t fbus__deadline(int64_t timeout_ns)
+{
+    int64_t now = fbus_now_ns();
+
+    return timeout_ns < 0 || timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
 }
 
 uint64_t fbus__random64(void)

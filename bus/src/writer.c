@@ -12,20 +12,34 @@
 #include "internal.h"
 
 #define DEFAULT_SLOT_SIZE (UINT64_C(8) << 20)
-#define FOLLOW_WAIT_NS    (5 * 1000000000LL) /* lossless readers to follow a move */
+
+/* What the writer last saw of a lossless reader that holds it back. */
+struct lease {
+    uint32_t state;    /* the entry's state word (kind and generation) */
+    uint64_t consumed; /* its consumed cursor then */
+    int64_t since;     /* when it was first seen there; 0: not watched */
+};
 
 struct fbus_writer {
     char name[FBUS_NAME_MAX + 1];
     fbus_transport transport;
     uint32_t mode;
     uint32_t slots;
+    unsigned fork_gen; /* fbus__fork_gen at open: a child's copy refuses */
     struct fbus__region rg;
     uint64_t seq;                      /* last published */
     uint64_t slot_seq[FBUS_MAX_SLOTS]; /* frame each slot holds, 0 if none */
     uint32_t newest;                   /* slot of the newest frame */
     int holding;                       /* a slot is acquired */
     uint32_t held;                     /* which */
-    int follow_readers;                /* lossless readers to wait for */
+
+    /* Reserved lossless readers are waited for before a session's first
+     * frame, until gate_deadline at the latest. */
+    int64_t reserve_ns; /* the bound; negative: never wait */
+    int gate_open;
+    int64_t gate_deadline;
+    int64_t lease_ns; /* negative: lossless readers hold us forever */
+    struct lease leases[FBUS_MAX_READERS];
 
     /* Heartbeat thread; the lock guards `rg` against a region move. */
     int thread_started;
@@ -37,34 +51,40 @@ struct fbus_writer {
     int64_t fps_t0;
 };
 
-static int64_t deadline_of(int64_t timeout_ns)
+static int forked(const struct fbus_writer *w)
 {
-    return timeout_ns < 0 ? INT64_MAX : fbus_now_ns() + timeout_ns;
+    return w->fork_gen != atomic_load_explicit(&fbus__fork_gen, memory_order_relaxed);
 }
 
-/* Reclaim the entries of readers that died, and their pins. */
+/*
+ * Free the entries of readers that died: an entry whose liveness lock is
+ * free while it is claimed or active has no process behind it (a reader
+ * takes its lock before it claims the entry and keeps it until it has freed
+ * it). The compare-and-swap is on the exact state word judged, generation
+ * included, so an entry freed and taken by a new reader in the meantime is
+ * left alone. Nothing else of the entry is written: a reader that claims it
+ * next sets every field before it becomes active, and the writer's scans
+ * skip free entries. Called under w->lock, so one reclaimer at a time.
+ */
 static int reclaim(struct fbus__region *rg)
 {
+    uint32_t hw = fbus__readers_hw(rg);
     int freed = 0;
 
-    for (uint32_t i = 0; i < rg->reader_count; i++) {
+    for (uint32_t i = 0; i < hw; i++) {
         struct fbus__reader_entry *e = &rg->readers[i];
         uint32_t st = atomic_load_explicit(&e->state, memory_order_acquire);
 
-        if (st == FBUS__ENTRY_FREE)
+        if (FBUS__ENTRY_KIND(st) == FBUS__ENTRY_FREE || fbus__entry_alive(rg, i))
             continue;
-        if ((st & 0xffu) == FBUS__ENTRY_CLAIMED) {
-            /* Still being filled in: only the pid in the state word is
-             * trustworthy yet. */
-            if (fbus__pid_alive((pid_t)(st >> 8), 0))
-                continue;
-        } else if (fbus__entry_alive(e)) {
-            continue;
-        }
-        atomic_store_explicit(&e->pin, 0, memory_order_relaxed);
-        atomic_store_explicit(&e->consumed, FBUS__JOINING, memory_order_relaxed);
-        if (atomic_compare_exchange_strong(&e->state, &st, FBUS__ENTRY_FREE))
+        FBUS__HOOK("reclaim:judged");
+        if (atomic_compare_exchange_strong(&e->state, &st,
+                                           FBUS__ENTRY_GEN(st) << 8 | FBUS__ENTRY_FREE)) {
+            /* It may have died asleep: publishes need not wake it. */
+            atomic_fetch_and_explicit(&rg->hdr->waiting_mask, ~(UINT64_C(1) << i),
+                                      memory_order_seq_cst);
             freed++;
+        }
     }
     return freed;
 }
@@ -223,12 +243,18 @@ FBUS_EXTERN int fbus_writer_open(const char *name, const fbus_writer_opts *opts,
     w->mode = opts->mode ? opts->mode : 0600;
     w->slots = opts->slots ? opts->slots : FBUS_DEFAULT_SLOTS;
     w->newest = UINT32_MAX;
+    w->fork_gen = atomic_load_explicit(&fbus__fork_gen, memory_order_relaxed);
+    w->reserve_ns = opts->reserve_timeout_ns ? opts->reserve_timeout_ns : FBUS__RESERVE_NS;
+    w->lease_ns = opts->lease_ns ? opts->lease_ns : FBUS__LEASE_NS;
     pthread_mutex_init(&w->lock, NULL);
 
     err = create_region(w, capacity);
     if (err < 0)
         goto fail_region;
+    fbus__fd_track(&w->rg.map.fd);
+    fbus__fd_track(&w->rg.map.lockfd);
     w->fps_t0 = fbus_now_ns();
+    w->gate_deadline = fbus__deadline(w->reserve_ns);
     if (!(opts->flags & FBUS_WRITER_NO_THREAD)) {
         err = start_thread(w);
         if (err < 0)
@@ -238,6 +264,9 @@ FBUS_EXTERN int fbus_writer_open(const char *name, const fbus_writer_opts *opts,
     return 0;
 
 fail_thread:
+    fbus__fd_untrack(&w->rg.map.fd);
+    fbus__fd_untrack(&w->rg.map.lockfd);
+    w->rg.tp->unlink(w->name, &w->rg.map);
     w->rg.tp->destroy(&w->rg.map);
 fail_region:
     pthread_mutex_destroy(&w->lock);
@@ -245,31 +274,117 @@ fail_region:
     return err;
 }
 
-/* Tell everyone attached that this region is finished. */
-static void finish_region(struct fbus__region *rg, uint32_t state)
+/* Tell everyone attached that this region is finished. The last frame's
+ * number goes first, so a reader that sees the state sees it too. */
+static void finish_region(struct fbus__region *rg, uint32_t state, uint64_t last)
 {
+    atomic_store_explicit(&rg->hdr->end_seq, last, memory_order_relaxed);
     atomic_store_explicit(&rg->hdr->state, state, memory_order_seq_cst);
     atomic_fetch_add_explicit(&rg->hdr->publish_futex, 1, memory_order_seq_cst);
     fbus__futex_wake(&rg->hdr->publish_futex, INT32_MAX);
+}
+
+/* Whether a reader with reservation `token` is registered (or was, since
+ * the region ended) in this region. */
+static int registered(const struct fbus__region *rg, uint64_t token)
+{
+    uint32_t hw = fbus__readers_hw(rg);
+
+    for (uint32_t i = 0; i < hw; i++) {
+        const struct fbus__reader_entry *e = &rg->readers[i];
+        if (FBUS__ENTRY_KIND(atomic_load_explicit(&e->state, memory_order_seq_cst)) ==
+                FBUS__ENTRY_ACTIVE &&
+            atomic_load_explicit(&e->token, memory_order_relaxed) == token)
+            return 1;
+    }
+    return 0;
+}
+
+struct missing {
+    const struct fbus__region *rg;
+    uint64_t n;
+};
+
+static int count_missing(uint64_t token, void *opaque)
+{
+    struct missing *m = opaque;
+
+    if (!registered(m->rg, token))
+        m->n++;
+    return 0;
+}
+
+/*
+ * Wait until every live reservation of our name has registered here, until
+ * `until` at the latest (then the ones still missing are counted as
+ * expired and we go on), or until the caller's deadline (-ETIMEDOUT or
+ * -EAGAIN, to be called again). The futex word is read before each look,
+ * and a registering reader bumps it after it is active, so no registration
+ * between the look and the sleep is missed.
+ */
+static int wait_reserved(struct fbus_writer *w, int64_t until, int64_t deadline, int64_t timeout_ns)
+{
+    struct fbus__header *h = w->rg.hdr;
+
+    for (;;) {
+        uint32_t v = atomic_load_explicit(&h->release_futex, memory_order_seq_cst);
+        struct missing m = {&w->rg, 0};
+        int64_t now, end;
+
+        fbus__reserve_each(w->name, w->mode, count_missing, &m);
+        if (m.n == 0)
+            return 0;
+        now = fbus_now_ns();
+        if (now >= until) {
+            atomic_fetch_add_explicit(&h->reserve_expired, m.n, memory_order_relaxed);
+            return 0;
+        }
+        if (now >= deadline)
+            return fbus__timed_out(timeout_ns);
+        end = until < deadline ? until : deadline;
+        fbus__futex_wait(&h->release_futex, v,
+                         end - now < FBUS__WAIT_CHUNK_NS ? end - now : FBUS__WAIT_CHUNK_NS);
+    }
+}
+
+static void stop_thread(struct fbus_writer *w)
+{
+    if (!w->thread_started)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stop = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cond);
+    w->thread_started = 0;
 }
 
 FBUS_EXTERN void fbus_writer_close(fbus_writer *w)
 {
     if (!w)
         return;
-    if (w->thread_started) {
-        pthread_mutex_lock(&w->lock);
-        w->stop = 1;
-        pthread_cond_signal(&w->cond);
-        pthread_mutex_unlock(&w->lock);
-        pthread_join(w->thread, NULL);
-        pthread_cond_destroy(&w->cond);
+    fbus__fd_untrack(&w->rg.map.fd);
+    fbus__fd_untrack(&w->rg.map.lockfd);
+    if (forked(w)) {
+        /* A forked child's copy: the stream is the parent's to end, and
+         * the heartbeat thread was never the child's. Just let go. */
+        if (w->rg.hdr)
+            fbus__region_detach(&w->rg);
+        free(w);
+        return;
     }
+    stop_thread(w);
     if (w->rg.hdr) {
-        finish_region(&w->rg, FBUS__STATE_ENDED);
+        finish_region(&w->rg, FBUS__STATE_ENDED, w->seq);
         if (strstr(w->rg.map.path, "/" FBUS__TEMP_PREFIX)) {
             w->rg.tp->destroy(&w->rg.map); /* a region that never got the name */
         } else {
+            /* A reserved reader that has not attached yet still gets the
+             * stream's frames and its end: keep the name until each live
+             * reservation has registered, within the bound. */
+            if (w->reserve_ns > 0)
+                wait_reserved(w, fbus__deadline(w->reserve_ns), INT64_MAX, -1);
             w->rg.tp->unlink(w->name, &w->rg.map);
             fbus__region_detach(&w->rg);
         }
@@ -280,7 +395,7 @@ FBUS_EXTERN void fbus_writer_close(fbus_writer *w)
 
 FBUS_EXTERN void fbus_writer_heartbeat(fbus_writer *w)
 {
-    if (!w || !w->rg.hdr)
+    if (!w || !w->rg.hdr || forked(w))
         return;
     pthread_mutex_lock(&w->lock);
     beat(w, fbus_now_ns());
@@ -291,63 +406,42 @@ FBUS_EXTERN int fbus_writer_readers(fbus_writer *w)
 {
     int n = 0;
 
-    if (!w || !w->rg.hdr)
+    if (!w || !w->rg.hdr || forked(w))
         return 0;
     for (uint32_t i = 0; i < w->rg.reader_count; i++)
-        if (atomic_load_explicit(&w->rg.readers[i].state, memory_order_acquire) ==
+        if (FBUS__ENTRY_KIND(atomic_load_explicit(&w->rg.readers[i].state, memory_order_acquire)) ==
             FBUS__ENTRY_ACTIVE)
             n++;
     return n;
 }
 
-static int count_lossless(const struct fbus__region *rg)
+FBUS_EXTERN int fbus_writer_wait_readers(fbus_writer *w, int n, int64_t timeout_ns)
 {
-    int n = 0;
+    int64_t deadline = fbus__deadline(timeout_ns);
+    struct fbus__header *h;
 
-    for (uint32_t i = 0; i < rg->reader_count; i++) {
-        const struct fbus__reader_entry *e = &rg->readers[i];
-        if (atomic_load_explicit(&e->state, memory_order_acquire) == FBUS__ENTRY_ACTIVE &&
-            atomic_load_explicit(&e->policy, memory_order_relaxed) == FBUS_POLICY_LOSSLESS)
-            n++;
-    }
-    return n;
-}
-
-/* Sleep until a reader registers or releases, or about `left` passes. */
-static void wait_release(struct fbus_writer *w, int64_t left)
-{
-    struct fbus__header *h = w->rg.hdr;
-    uint32_t v = atomic_load_explicit(&h->release_futex, memory_order_seq_cst);
-
-    fbus__futex_wait(&h->release_futex, v, left < FBUS__WAIT_CHUNK_NS ? left : FBUS__WAIT_CHUNK_NS);
-}
-
-/* Wait until n readers (only lossless ones, if lossless) are registered. */
-static int wait_for_readers(fbus_writer *w, int n, int lossless, int64_t timeout_ns)
-{
-    int64_t deadline = deadline_of(timeout_ns);
-
+    if (!w || !w->rg.hdr)
+        return -EINVAL;
+    if (forked(w))
+        return -ECHILD;
+    h = w->rg.hdr;
     for (;;) {
+        /* The word first, then the count: a reader that registers after
+         * the count bumps the word, and the wait returns at once. */
+        uint32_t v = atomic_load_explicit(&h->release_futex, memory_order_seq_cst);
         int64_t now;
-        if ((lossless ? count_lossless(&w->rg) : fbus_writer_readers(w)) >= n)
+
+        if (fbus_writer_readers(w) >= n)
             return 0;
         now = fbus_now_ns();
         if (now >= deadline)
-            return timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;
+            return fbus__timed_out(timeout_ns);
         if (!w->thread_started)
             fbus_writer_heartbeat(w);
-        atomic_store_explicit(&w->rg.hdr->writer_waiting, 1, memory_order_seq_cst);
-        if ((lossless ? count_lossless(&w->rg) : fbus_writer_readers(w)) < n)
-            wait_release(w, deadline - now);
-        atomic_store_explicit(&w->rg.hdr->writer_waiting, 0, memory_order_relaxed);
+        fbus__futex_wait(&h->release_futex, v,
+                         deadline - now < FBUS__WAIT_CHUNK_NS ? deadline - now
+                                                              : FBUS__WAIT_CHUNK_NS);
     }
-}
-
-FBUS_EXTERN int fbus_writer_wait_readers(fbus_writer *w, int n, int64_t timeout_ns)
-{
-    if (!w || !w->rg.hdr)
-        return -EINVAL;
-    return wait_for_readers(w, n, 0, timeout_ns);
 }
 
 /*
@@ -359,6 +453,7 @@ FBUS_EXTERN int fbus_writer_wait_readers(fbus_writer *w, int n, int64_t timeout_
 static int move_region(struct fbus_writer *w, uint64_t capacity)
 {
     struct fbus__region old = w->rg, fresh;
+    uint64_t old_seq = w->seq;
     int err;
 
     err = fbus__region_create(w->name, w->transport, w->slots, capacity, w->mode, &fresh);
@@ -379,15 +474,20 @@ static int move_region(struct fbus_writer *w, uint64_t capacity)
     w->rg = fresh;
     w->seq = 0;
     memset(w->slot_seq, 0, sizeof(w->slot_seq));
+    memset(w->leases, 0, sizeof(w->leases));
     w->newest = UINT32_MAX;
     w->fps_frames = 0;
     pthread_mutex_unlock(&w->lock);
 
     /* The name is the new region's now; this only drops a SysV segment. */
     old.tp->unlink(w->name, &old.map);
-    w->follow_readers = count_lossless(&old);
-    finish_region(&old, FBUS__STATE_REPLACED);
+    finish_region(&old, FBUS__STATE_REPLACED, old_seq);
     fbus__region_detach(&old);
+    /* The lossless readers of the old region follow us here: they hold
+     * reservations, so the new session's first frame waits for them the way
+     * any session's does, for them and not for a count. */
+    w->gate_open = 0;
+    w->gate_deadline = fbus__deadline(w->reserve_ns);
     return 0;
 }
 
@@ -399,7 +499,10 @@ static int pinned(const struct fbus__region *rg, uint32_t i, uint64_t seq)
 
     for (uint32_t r = 0; r < hw; r++) {
         const struct fbus__reader_entry *e = &rg->readers[r];
-        if (atomic_load_explicit(&e->state, memory_order_seq_cst) == FBUS__ENTRY_FREE)
+        /* Only active readers pin: a reader is active before its first pin
+         * (see the handshake in claim_slot). */
+        if (FBUS__ENTRY_KIND(atomic_load_explicit(&e->state, memory_order_seq_cst)) !=
+            FBUS__ENTRY_ACTIVE)
             continue;
         if (atomic_load_explicit(&e->pin, memory_order_seq_cst) == want)
             return 1;
@@ -407,7 +510,18 @@ static int pinned(const struct fbus__region *rg, uint32_t i, uint64_t seq)
     return 0;
 }
 
-/* The oldest frame any live lossless reader still needs (UINT64_MAX: none). */
+/* Whether entry e is a lossless reader the writer waits for. */
+static int holds_writer(const struct fbus__reader_entry *e)
+{
+    return FBUS__ENTRY_KIND(atomic_load_explicit(&e->state, memory_order_seq_cst)) ==
+               FBUS__ENTRY_ACTIVE &&
+           atomic_load_explicit(&e->policy, memory_order_relaxed) == FBUS_POLICY_LOSSLESS &&
+           !atomic_load_explicit(&e->demoted, memory_order_seq_cst);
+}
+
+/* The oldest frame any live lossless reader still needs (UINT64_MAX: none).
+ * A reader is active only once its consumed cursor is set, so every active
+ * one counts. */
 static uint64_t oldest_needed(const struct fbus__region *rg)
 {
     uint64_t need = UINT64_MAX;
@@ -416,14 +530,51 @@ static uint64_t oldest_needed(const struct fbus__region *rg)
     for (uint32_t r = 0; r < hw; r++) {
         const struct fbus__reader_entry *e = &rg->readers[r];
         uint64_t c;
-        if (atomic_load_explicit(&e->state, memory_order_seq_cst) != FBUS__ENTRY_ACTIVE ||
-            atomic_load_explicit(&e->policy, memory_order_relaxed) != FBUS_POLICY_LOSSLESS)
+        if (!holds_writer(e))
             continue;
         c = atomic_load_explicit(&e->consumed, memory_order_seq_cst);
-        if (c != FBUS__JOINING && c + 1 < need)
+        if (c + 1 < need)
             need = c + 1;
     }
     return need;
+}
+
+/*
+ * A lossless reader that has not moved for the lease while we wait for it
+ * (stopped, paused in a debugger, exec'd into something that never reads)
+ * is demoted: we stop waiting for it, and it learns so when it reads again
+ * (drops, and an overrun if we took the frame it held). One that moves at
+ * all, however slowly, keeps its lease.
+ */
+static void check_leases(struct fbus_writer *w, uint64_t need, int64_t now)
+{
+    struct fbus__region *rg = &w->rg;
+    uint32_t hw = fbus__readers_hw(rg);
+
+    if (w->lease_ns < 0)
+        return;
+    for (uint32_t r = 0; r < hw; r++) {
+        struct fbus__reader_entry *e = &rg->readers[r];
+        struct lease *l = &w->leases[r];
+        uint32_t st = atomic_load_explicit(&e->state, memory_order_seq_cst);
+        uint64_t c = atomic_load_explicit(&e->consumed, memory_order_seq_cst);
+
+        if (!holds_writer(e) || c + 1 != need) {
+            l->since = 0;
+            continue;
+        }
+        if (!l->since || l->state != st || l->consumed != c) {
+            l->state = st;
+            l->consumed = c;
+            l->since = now;
+            continue;
+        }
+        if (now - l->since >= w->lease_ns) {
+            atomic_store_explicit(&e->demoted, 1, memory_order_seq_cst);
+            atomic_fetch_add_explicit(&rg->hdr->demotions, 1, memory_order_relaxed);
+            l->since = 0;
+        }
+    }
 }
 
 /*
@@ -472,6 +623,10 @@ static int claim_slot(struct fbus_writer *w, uint64_t seq, int *forced, uint64_t
         atomic_store_explicit(&d->claim, 1, memory_order_seq_cst);
         if (!old || !pinned(rg, i, old)) {
             atomic_store_explicit(&d->lock, 2 * seq + 1, memory_order_seq_cst);
+            /* Seqlock: the odd lock is ordered before every byte written
+             * into the slot from here on. It pairs with the acquire fence
+             * a reader puts between its reads and its check of the lock. */
+            atomic_thread_fence(memory_order_release);
             atomic_store_explicit(&d->claim, 0, memory_order_release);
             return (int)i;
         }
@@ -503,11 +658,13 @@ static void fill_slot(struct fbus_writer *w, uint32_t i, const fbus_format *fmt,
 FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int64_t timeout_ns,
                                     fbus_slot *slot)
 {
-    int64_t deadline = deadline_of(timeout_ns);
+    int64_t deadline = fbus__deadline(timeout_ns);
     int err;
 
     if (!w || !fmt || !slot || w->holding)
         return -EINVAL;
+    if (forked(w))
+        return -ECHILD;
     err = fbus_format_check(fmt, 0);
     if (err < 0)
         return err;
@@ -516,11 +673,14 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
         if (err < 0)
             return err;
     }
-    if (w->follow_readers) {
-        /* Give the lossless readers of the old region time to follow, so a
-         * move loses none of their frames. */
-        wait_for_readers(w, w->follow_readers, 1, FOLLOW_WAIT_NS);
-        w->follow_readers = 0;
+    if (!w->gate_open) {
+        /* A session's first frame: reserved lossless readers first. */
+        if (w->reserve_ns > 0) {
+            err = wait_reserved(w, w->gate_deadline, deadline, timeout_ns);
+            if (err < 0)
+                return err;
+        }
+        w->gate_open = 1;
     }
 
     for (;;) {
@@ -531,11 +691,12 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
         uint32_t v;
 
         if (i < 0 && forced >= 0) {
-            /* Only latest readers hold frames: never block on them. They
-             * learn from the lock at release that their frame changed. */
+            /* Only latest (or demoted) readers hold frames: never block on
+             * them. They learn from the lock at release that it changed. */
             i = forced;
             atomic_store_explicit(&fbus__desc(&w->rg, i)->lock, 2 * (w->seq + 1) + 1,
                                   memory_order_seq_cst);
+            atomic_thread_fence(memory_order_release); /* as in claim_slot */
             atomic_fetch_add_explicit(&h->forced, 1, memory_order_relaxed);
         }
         if (i >= 0) {
@@ -544,7 +705,7 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
         }
         now = fbus_now_ns();
         if (now >= deadline)
-            return timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;
+            return fbus__timed_out(timeout_ns);
         /* A lossless reader holds us back. Announce the wait, then look
          * again: a reader that releases after that look sees writer_waiting
          * and bumps the futex word, so the wait cannot miss it. */
@@ -559,18 +720,18 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
         atomic_store_explicit(&h->writer_waiting, 0, memory_order_relaxed);
         if (!w->thread_started)
             fbus_writer_heartbeat(w);
-        /* Under the lock, as in the heartbeat thread: two reclaimers could
-         * each free the same dead entry, the second after a new reader took
-         * it over. */
+        /* Under the lock, as in the heartbeat thread: one reclaimer at a
+         * time. */
         pthread_mutex_lock(&w->lock);
         reclaim(&w->rg);
         pthread_mutex_unlock(&w->lock);
+        check_leases(w, need, fbus_now_ns());
     }
 }
 
 FBUS_EXTERN void fbus_writer_cancel(fbus_writer *w, fbus_slot *slot)
 {
-    if (!w || !w->holding)
+    if (!w || !w->holding || forked(w))
         return;
     /* Nothing was published: the slot holds its old frame's bytes only if
      * the caller did not write, so call it empty. */
@@ -589,6 +750,12 @@ FBUS_EXTERN int fbus_writer_publish(fbus_writer *w, fbus_slot *slot, const fbus_
 
     if (!w || !slot || !w->holding || slot->index != w->held || slot->seq != w->seq + 1)
         return -EINVAL;
+    if (forked(w))
+        return -ECHILD;
+    /* The slot's format is the caller's to fill, and readers will trust
+     * what it says only after checking it: refuse one that would not pass. */
+    if (fbus_format_check(&slot->format, w->rg.slot_capacity) < 0)
+        return FBUS_EFORMAT;
     h = w->rg.hdr;
     d = fbus__desc(&w->rg, w->held);
     seq = w->seq + 1;
@@ -609,7 +776,7 @@ FBUS_EXTERN int fbus_writer_publish(fbus_writer *w, fbus_slot *slot, const fbus_
 
     /* Release: the payload and descriptor above happen-before any reader
      * that sees the even lock or the new cursor with acquire. The cursor
-     * store is seq_cst so the readers_waiting load below cannot move ahead of
+     * store is seq_cst so the waiting_mask load below cannot move ahead of
      * it (a reader announces itself, then re-reads the cursor). */
     atomic_store_explicit(&d->lock, 2 * seq, memory_order_release);
     atomic_store_explicit(&h->cursor, FBUS__CURSOR(seq, w->held), memory_order_seq_cst);
@@ -619,7 +786,7 @@ FBUS_EXTERN int fbus_writer_publish(fbus_writer *w, fbus_slot *slot, const fbus_
     w->newest = w->held;
     w->seq = seq;
     w->holding = 0;
-    if (atomic_load_explicit(&h->readers_waiting, memory_order_seq_cst)) {
+    if (atomic_load_explicit(&h->waiting_mask, memory_order_seq_cst)) {
         atomic_fetch_add_explicit(&h->publish_futex, 1, memory_order_seq_cst);
         fbus__futex_wake(&h->publish_futex, INT32_MAX);
     }

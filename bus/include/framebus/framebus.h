@@ -58,6 +58,9 @@ enum {
 typedef enum fbus_transport {
     FBUS_TRANSPORT_POSIX = 0, /* shm_open("/framebus.NAME") */
     FBUS_TRANSPORT_SYSV = 1,  /* ftok("/dev/shm/framebus-sysv.NAME") */
+    /* Readers only: whichever transport holds the name (posix first), so a
+     * reader started before its producer need not guess. */
+    FBUS_TRANSPORT_ANY = 2,
 } fbus_transport;
 
 /* Reader policies. */
@@ -125,6 +128,17 @@ typedef struct fbus_writer_opts {
     const fbus_format *format; /* optional: sizes the slots to fit it */
     uint32_t mode;             /* permission bits, default 0600 */
     uint32_t flags;            /* FBUS_WRITER_* */
+    /* How long a session's first frame waits for lossless readers that were
+     * waiting for the name (their reservations) to attach, and how long
+     * fbus_writer_close() keeps an ended stream's name for them. 0: 2 s;
+     * negative: never wait. */
+    int64_t reserve_timeout_ns;
+    /* A lossless reader that has not released a frame for this long while
+     * the writer waits for it is demoted: the writer stops waiting for it
+     * and it sees the frames it missed as drops. 0: 10 s; negative: never
+     * (a stopped reader then stops the writer for good). */
+    int64_t lease_ns;
+    uint32_t reserved[8]; /* must be zero */
 } fbus_writer_opts;
 
 /* Do not start the heartbeat thread: the caller must then call
@@ -248,8 +262,9 @@ typedef struct fbus_reader fbus_reader;
 typedef struct fbus_reader_opts {
     fbus_transport transport;    /* default posix */
     fbus_policy policy;          /* default latest */
-    int64_t producer_timeout_ns; /* heartbeat age that means gone; 0: 1 s */
+    int64_t producer_timeout_ns; /* heartbeat age that means stalled; 0: 1 s */
     uint32_t flags;              /* FBUS_READER_* */
+    uint32_t reserved[9];        /* must be zero */
 } fbus_reader_opts;
 
 /* Succeed even if the bus does not exist yet: acquire waits for it. */
@@ -340,7 +355,8 @@ typedef struct fbus_reader_info {
     uint64_t drops;    /* frames skipped */
     uint64_t lag;      /* newest seq - last seq it took */
     int64_t idle_ns;   /* time since it last acquired */
-    int alive;
+    int alive;         /* its liveness lock is held */
+    int demoted;       /* lossless, but its lease ran out: not waited for */
 } fbus_reader_info;
 
 typedef struct fbus_stats {
@@ -354,11 +370,13 @@ typedef struct fbus_stats {
     uint64_t region_size;
     uint32_t slots;
     uint64_t slot_size;
-    fbus_format format;    /* of the newest frame; zeroed before the first */
-    uint64_t frames;       /* published */
-    uint64_t writer_waits; /* times the writer waited for a lossless reader */
-    uint64_t forced;       /* slots reused while a latest reader held them */
-    double fps;            /* published over the last second or so */
+    fbus_format format;       /* of the newest frame; zeroed before the first */
+    uint64_t frames;          /* published */
+    uint64_t writer_waits;    /* times the writer waited for a lossless reader */
+    uint64_t forced;          /* slots reused while a latest reader held them */
+    uint64_t reserve_expired; /* reserved lossless readers not waited for longer */
+    uint64_t demotions;       /* lossless readers whose lease ran out */
+    double fps;               /* published over the last second or so */
     int64_t heartbeat_age_ns;
     int64_t last_publish_age_ns; /* -1 before the first frame */
     uint32_t nb_readers;

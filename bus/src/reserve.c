@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reservations: how a lossless reader that is waiting for a bus makes the
+ * writer wait for it. The reader keeps a small file under the bus's name,
+ * /dev/shm/framebus-rsv.NAME.TOKEN, locked for its lifetime; before the first
+ * frame of every session the writer waits (bounded) until each live one has
+ * registered with its token. A dead reader's lock is free, and its file is
+ * garbage anyone allowed to may remove.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define TOKEN_DIGITS 16
+
+static int rsv_path(const char *name, uint64_t token, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, FBUS__SHM_DIR "/" FBUS__RSV_PREFIX "%s.%016llx", name,
+                     (unsigned long long)token);
+
+    return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+/* The token of a directory entry that is a reservation of `name`, or 0. */
+static uint64_t token_of(const char *entry, const char *name)
+{
+    size_t plen = strlen(FBUS__RSV_PREFIX), nlen = strlen(name);
+    const char *t = entry + plen + nlen + 1;
+    char *end;
+    uint64_t v;
+
+    if (strncmp(entry, FBUS__RSV_PREFIX, plen) != 0 || strncmp(entry + plen, name, nlen) != 0 ||
+        entry[plen + nlen] != '.' || strlen(t) != TOKEN_DIGITS)
+        return 0;
+    for (int i = 0; i < TOKEN_DIGITS; i++)
+        if (!((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f')))
+            return 0;
+    v = strtoull(t, &end, 16);
+    return *end ? 0 : v;
+}
+
+static int ignore_token(uint64_t token, void *opaque)
+{
+    (void)token;
+    (void)opaque;
+    return 0;
+}
+
+int fbus__reserve_make(const char *name, struct fbus__reservation *rv)
+{
+    int err;
+
+    /* Clear away what readers of this name that died left (ours only: the
+     * directory is sticky). */
+    fbus__reserve_each(name, 0, ignore_token, NULL);
+    rv->fd = -1;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        rv->token = fbus__random64();
+        err = rsv_path(name, rv->token, rv->path, sizeof(rv->path));
+        if (err < 0)
+            return err;
+        /* Exclusive and never through a link: the name is ours alone. Mode
+         * 0644 so a writer of another user (a group bus) can test the lock;
+         * nothing in the file is secret, it is empty. */
+        rv->fd = open(rv->path, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (rv->fd >= 0 || errno != EEXIST)
+            break;
+    }
+    if (rv->fd < 0)
+        return -errno;
+    if (fchmod(rv->fd, 0644) < 0 || (err = fbus__lock_take(rv->fd, 0)) < 0) {
+        err = err < 0 ? err : -errno;
+        fbus__reserve_drop(rv);
+        return err;
+    }
+    rv->created_ns = fbus__realtime_ns();
+    return 0;
+}
+
+void fbus__reserve_drop(struct fbus__reservation *rv)
+{
+    if (rv->fd < 0)
+        return;
+    /* Unlink first: a writer that finds the file afterwards sees its lock
+     * held for a moment longer, and waits for a reader that is leaving;
+     * the other order could not be wrong either, only slower. */
+    unlink(rv->path);
+    close(rv->fd);
+    rv->fd = -1;
+}
+
+/* Whether a writer with bus permission bits `mode` should wait for a
+ * reservation owned by uid: its own user's always; others only if the bus
+ * lets others write, i.e. register at all. */
+static int honoured(uid_t uid, uint32_t mode)
+{
+    return uid == geteuid() || (mode & 0022);
+}
+
+int fbus__reserve_each(const char *name, uint32_t mode, int (*fn)(uint64_t token, void *opaque),
+                       void *opaque)
+{
+    DIR *d = opendir(FBUS__SHM_DIR);
+    struct dirent *de;
+    int rc = 0;
+
+    if (!d)
+        return 0;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        uint64_t token = token_of(de->d_name, name);
+        char path[sizeof(((struct fbus__reservation *)0)->path)];
+        struct stat st;
+        int fd, held;
+
+        if (!token || rsv_path(name, token, path, sizeof(path)) < 0)
+            continue;
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+            continue;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !honoured(st.st_uid, mode)) {
+            close(fd);
+            continue;
+        }
+        held = fbus__lock_held(fd, 0);
+        close(fd);
+        if (held == 0) {
+            unlink(path); /* its reader died; fails harmlessly if not ours */
+            continue;
+        }
+        if (held > 0)
+            rc = fn(token, opaque);
+    }
+    closedir(d);
+    return rc;
+}
