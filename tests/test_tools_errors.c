@@ -195,13 +195,13 @@ static void test_usage_errors(void **state)
 
 static void test_help_version(void **state)
 {
-    static const char *const cmds[] = {"list", "stat", "rm", "cat", "put"};
+    static const char *const cmds[] = {"list", "stat", "rm", "cat", "put", "bench"};
     tt_result res, res2;
 
     (void)state;
     tt_run(&res, RUN_MS, "\"$FB\" --version");
     assert_int_equal(res.status, 0);
-    assert_string_equal(res.out, "framebus 0.1.0 (bus layout 0.1)\n");
+    assert_string_equal(res.out, "framebus 0.1.0 (libframebus 0.1)\n");
     tt_free(&res);
 
     tt_run(&res, RUN_MS, "\"$FB\" --help");

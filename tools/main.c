@@ -47,7 +47,11 @@ int main(int argc, char **argv)
             return TOOL_EXIT_OK;
         }
         if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
-            printf("framebus %s (bus layout %d.%d)\n", FBUS_TOOLS_VERSION, FBUS_VERSION_MAJOR,
+            /* The library's version from its header. The shared-memory
+             * layout's version (bus/src/layout.h) is private to the library
+             * until it exports a function that returns it; print it here
+             * then. */
+            printf("framebus %s (libframebus %d.%d)\n", FBUS_TOOLS_VERSION, FBUS_VERSION_MAJOR,
                    FBUS_VERSION_MINOR);
             return TOOL_EXIT_OK;
         }

@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The producer's pipeline (publish.h): one frame at a time from the decoder
+ * or the test pattern, through the libav adapter or libswscale into a slot,
+ * paced, then published; the end of the stream waits for lossless readers.
+ */
+#include "publish.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libavutil/frame.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+#include "avplanes.h"
+#include "convert.h"
+#include "decode.h"
+#include "pattern.h"
+#include "status.h"
+
+#define NS 1000000000LL
+/* Blocking bus calls wake up this often to notice a signal. */
+#define POLL_NS (100 * 1000000LL)
+/* How long the end of the stream waits for lossless readers to catch up. */
+#define DRAIN_NS (5 * NS)
+
+/* Everything one run holds; freed by producer_free(). */
+struct producer {
+    const struct prod_options *o;
+    volatile sig_atomic_t *stop; /* set by the caller's signal handler */
+    prod_decoder *dec;
+    AVFrame *frame;   /* the decoded frame being published */
+    AVFrame *scratch; /* the test pattern before conversion */
+    struct SwsContext *sws;
+    fbus_writer *w;
+    prod_pace pace;
+    prod_status status;
+    fbus_format fmt;           /* of the frame being published */
+    int fmt_w, fmt_h, fmt_src; /* what fmt was made for */
+    AVRational tb;
+    int64_t first_pts;
+    uint64_t published;
+    double media_t;
+    char err[512];
+};
+
+static int is_pattern(const struct producer *p)
+{
+    return p->dec == NULL;
+}
+
+/* The pixel format published for a source frame of format src. */
+static enum AVPixelFormat out_pix_fmt(const struct producer *p, enum AVPixelFormat src)
+{
+    return p->o->pix_fmt != AV_PIX_FMT_NONE ? p->o->pix_fmt : src;
+}
+
+static int converting(const struct producer *p)
+{
+    const AVFrame *f = p->frame;
+
+    if (is_pattern(p))
+        return out_pix_fmt(p, AV_PIX_FMT_YUV420P) != AV_PIX_FMT_YUV420P;
+    return (p->o->pix_fmt != AV_PIX_FMT_NONE && p->o->pix_fmt != f->format) ||
+           (p->o->width && (p->o->width != f->width || p->o->height != f->height));
+}
+
+/* Make p->fmt describe the frame about to be published. */
+static int update_format(struct producer *p)
+{
+    int w, h, src, ret;
+
+    if (is_pattern(p)) {
+        w = p->o->width ? p->o->width : PATTERN_W;
+        h = p->o->height ? p->o->height : PATTERN_H;
+        src = AV_PIX_FMT_YUV420P;
+    } else {
+        w = p->o->width ? p->o->width : p->frame->width;
+        h = p->o->height ? p->o->height : p->frame->height;
+        src = p->frame->format;
+    }
+    if (w == p->fmt_w && h == p->fmt_h && src == p->fmt_src)
+        return 0;
+    ret = fbav_format(&p->fmt, out_pix_fmt(p, src), w, h);
+    if (ret < 0) {
+        const char *name = av_get_pix_fmt_name(out_pix_fmt(p, src));
+
+        snprintf(p->err, sizeof(p->err), "cannot publish %dx%d %s frames: %s", w, h,
+                 name ? name : "(unknown format)", fbus_strerror(ret));
+        return ret;
+    }
+    p->fmt_w = w;
+    p->fmt_h = h;
+    p->fmt_src = src;
+    return 0;
+}
+
+/* Fetch the next source frame: 0, AVERROR_EOF, or an error in p->err. */
+static int next_frame(struct producer *p)
+{
+    int ret;
+
+    if (is_pattern(p))
+        return 0;
+    av_frame_unref(p->frame);
+    ret = prod_decoder_next(p->dec, p->frame, p->err, sizeof(p->err));
+    if (ret == AVERROR_EOF || ret == AVERROR_EXIT)
+        return AVERROR_EOF;
+    return ret;
+}
+
+static int fill_slot(struct producer *p, const fbus_slot *slot)
+{
+    int ret;
+
+    if (is_pattern(p)) {
+        uint8_t *data[3] = {slot->data[0], slot->data[1], slot->data[2]};
+        int linesize[3] = {(int)slot->format.planes[0].stride, (int)slot->format.planes[1].stride,
+                           (int)slot->format.planes[2].stride};
+
+        if (!converting(p)) {
+            prod_pattern_draw(data, linesize, p->fmt_w, p->fmt_h, p->published);
+            return 0;
+        }
+        prod_pattern_draw(p->scratch->data, p->scratch->linesize, p->fmt_w, p->fmt_h, p->published);
+        ret = prod_convert_frame(&p->sws, p->scratch, slot, p->o->pix_fmt);
+    } else if (converting(p)) {
+        ret = prod_convert_frame(&p->sws, p->frame, slot, out_pix_fmt(p, p->frame->format));
+    } else {
+        fbav_copy_frame(slot, p->frame);
+        return 0;
+    }
+    if (ret < 0)
+        snprintf(p->err, sizeof(p->err), "cannot convert to %s: %s", slot->format.pix_fmt,
+                 av_err2str(ret));
+    return ret;
+}
+
+static void frame_meta(struct producer *p, fbus_meta *meta)
+{
+    memset(meta, 0, sizeof(*meta));
+    if (is_pattern(p)) {
+        meta->pts = (int64_t)p->published;
+        meta->flags = FBUS_FRAME_KEY;
+        p->media_t = (double)p->published * av_q2d(p->tb);
+    } else {
+        meta->pts = p->frame->pts == AV_NOPTS_VALUE ? INT64_MIN : p->frame->pts;
+        meta->flags = p->frame->key_frame ? FBUS_FRAME_KEY : 0;
+        if (p->frame->pts != AV_NOPTS_VALUE) {
+            if (p->first_pts == AV_NOPTS_VALUE)
+                p->first_pts = p->frame->pts;
+            p->media_t = (double)(p->frame->pts - p->first_pts) * av_q2d(p->tb);
+        } else if (p->published > 0) {
+            p->media_t += 1.0 / 25; /* no timestamps at all: assume 25 fps */
+        }
+    }
+    meta->tb_num = p->tb.num;
+    meta->tb_den = p->tb.den;
+}
+
+static void bus_error(struct producer *p, int err)
+{
+    snprintf(p->err, sizeof(p->err), "bus \"%s\": %s", p->o->bus, fbus_strerror(err));
+}
+
+/* Publish one frame. Returns 0, 1 when stopped by a signal, or an error. */
+static int publish_one(struct producer *p)
+{
+    fbus_slot slot;
+    fbus_meta meta;
+    int ret;
+
+    ret = update_format(p);
+    if (ret < 0)
+        return ret;
+    do {
+        ret = fbus_writer_acquire(p->w, &p->fmt, POLL_NS, &slot);
+        if (ret == 0 || ret != -ETIMEDOUT)
+            break;
+        prod_status_update(&p->status, p->w, p->published, p->media_t,
+                           p->dec ? prod_decoder_corrupt(p->dec) : 0, 0);
+    } while (!*p->stop);
+    if (ret == -ETIMEDOUT)
+        return 1;
+    if (ret < 0) {
+        bus_error(p, ret);
+        return ret;
+    }
+    ret = fill_slot(p, &slot);
+    if (ret < 0) {
+        fbus_writer_cancel(p->w, &slot);
+        return ret;
+    }
+    frame_meta(p, &meta);
+    prod_pace_wait(&p->pace, p->published, p->media_t, p->stop);
+    if (*p->stop) {
+        fbus_writer_cancel(p->w, &slot);
+        return 1;
+    }
+    ret = fbus_writer_publish(p->w, &slot, &meta);
+    if (ret < 0) {
+        bus_error(p, ret);
+        return ret;
+    }
+    p->published++;
+    prod_status_update(&p->status, p->w, p->published, p->media_t,
+                       p->dec ? prod_decoder_corrupt(p->dec) : 0, 0);
+    return 0;
+}
+
+/* Before ending the stream, let lossless readers take the frames still in
+ * the slots (bounded, and cut short by a signal). */
+static void drain_readers(struct producer *p)
+{
+    int64_t deadline = fbus_now_ns() + DRAIN_NS;
+    fbus_stats *st = malloc(sizeof(*st));
+
+    while (st && !*p->stop && fbus_now_ns() < deadline) {
+        int behind = 0;
+
+        if (fbus_stat(p->o->bus, p->o->transport, st) < 0)
+            break;
+        if (st->session != fbus_writer_session(p->w))
+            break;
+        for (uint32_t i = 0; i < st->nb_readers && i < FBUS_MAX_READERS; i++) {
+            const fbus_reader_info *r = &st->readers[i];
+            if (r->alive && r->policy == FBUS_POLICY_LOSSLESS && r->lag > 0)
+                behind = 1;
+        }
+        if (!behind)
+            break;
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    free(st);
+}
+
+static int wait_for_readers(struct producer *p)
+{
+    int ret;
+
+    if (p->o->wait_readers <= 0)
+        return 0;
+    if (!p->o->quiet) {
+        fprintf(stderr, PROG ": bus \"%s\": waiting for %d reader%s...\r", p->o->bus,
+                p->o->wait_readers, p->o->wait_readers == 1 ? "" : "s");
+        p->status.line_open = 1;
+    }
+    do {
+        ret = fbus_writer_wait_readers(p->w, p->o->wait_readers, POLL_NS);
+    } while (ret == -ETIMEDOUT && !*p->stop);
+    return ret == 0 ? 0 : 1;
+}
+
+static int open_source(struct producer *p)
+{
+    const struct prod_options *o = p->o;
+    int ret;
+
+    p->first_pts = AV_NOPTS_VALUE;
+    p->frame = av_frame_alloc();
+    if (!p->frame) {
+        snprintf(p->err, sizeof(p->err), "out of memory");
+        return AVERROR(ENOMEM);
+    }
+    if (!o->input) {
+        /* The pattern's clock: its own rate, or the one asked for. */
+        p->tb = o->pace == PROD_PACE_RATE ? av_inv_q(o->rate) : (AVRational){1, PATTERN_FPS};
+        ret = update_format(p);
+        if (ret < 0)
+            return ret;
+        if (converting(p)) {
+            p->scratch = av_frame_alloc();
+            if (!p->scratch)
+                return AVERROR(ENOMEM);
+            p->scratch->format = AV_PIX_FMT_YUV420P;
+            p->scratch->width = p->fmt_w;
+            p->scratch->height = p->fmt_h;
+            ret = av_frame_get_buffer(p->scratch, 64);
+            if (ret < 0) {
+                snprintf(p->err, sizeof(p->err), "out of memory");
+                return ret;
+            }
+        }
+        return 0;
+    }
+    /* "-" is standard input, as for ffmpeg. */
+    ret = prod_decoder_open(strcmp(o->input, "-") == 0 ? "pipe:0" : o->input, o->loop, p->stop,
+                            &p->dec, p->err, sizeof(p->err));
+    if (ret < 0)
+        return ret;
+    p->tb = prod_decoder_time_base(p->dec);
+    /* The first frame sizes the bus. */
+    ret = next_frame(p);
+    if (ret == AVERROR_EOF && !*p->stop) {
+        snprintf(p->err, sizeof(p->err), "%s: could not decode any video frame", o->input);
+        return AVERROR_INVALIDDATA;
+    }
+    if (ret < 0)
+        return ret;
+    return update_format(p);
+}
+
+static int open_bus(struct producer *p)
+{
+    fbus_writer_opts wo;
+    int ret;
+
+    memset(&wo, 0, sizeof(wo));
+    wo.transport = p->o->transport;
+    wo.slots = p->o->slots;
+    wo.format = &p->fmt;
+    wo.mode = p->o->mode;
+    ret = fbus_writer_open(p->o->bus, &wo, &p->w);
+    if (ret < 0)
+        bus_error(p, ret);
+    return ret;
+}
+
+static void producer_free(struct producer *p)
+{
+    fbus_writer_close(p->w);
+    sws_freeContext(p->sws);
+    av_frame_free(&p->scratch);
+    av_frame_free(&p->frame);
+    prod_decoder_close(p->dec);
+}
+
+int prod_run(const struct prod_options *o, volatile sig_atomic_t *stop)
+{
+    struct producer p;
+    int ret;
+
+    memset(&p, 0, sizeof(p));
+    p.o = o;
+    p.stop = stop;
+    prod_status_init(&p.status, o->bus, o->transport, o->quiet);
+    prod_pace_init(&p.pace, o->pace, av_q2d(o->rate));
+
+    ret = open_source(&p);
+    if (ret < 0 && *stop)
+        ret = 0;
+    if (ret < 0 || *stop)
+        goto out;
+    ret = open_bus(&p);
+    if (ret < 0)
+        goto out;
+    if (wait_for_readers(&p) != 0)
+        goto out;
+
+    while (!*stop) {
+        ret = publish_one(&p);
+        if (ret != 0)
+            break;
+        if (o->frames && p.published >= o->frames)
+            break;
+        ret = next_frame(&p);
+        if (ret < 0)
+            break;
+    }
+    if (ret == AVERROR_EOF || ret == 1)
+        ret = 0;
+    if (ret == 0 && !*stop)
+        drain_readers(&p);
+    prod_status_update(&p.status, p.w, p.published, p.media_t,
+                       p.dec ? prod_decoder_corrupt(p.dec) : 0, 1);
+
+out:
+    if (ret < 0) {
+        prod_status_break(&p.status);
+        fprintf(stderr, PROG ": %s\n", p.err[0] ? p.err : av_err2str(ret));
+    } else if (p.w) {
+        prod_status_summary(&p.status, &p.fmt, p.published, p.media_t,
+                            p.dec ? prod_decoder_corrupt(p.dec) : 0,
+                            p.dec ? prod_decoder_truncated(p.dec) : 0);
+    } else {
+        prod_status_break(&p.status);
+    }
+    producer_free(&p);
+    return ret < 0 ? 1 : 0;
+}
