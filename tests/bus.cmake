@@ -45,3 +45,9 @@ fbus_bus_test(test_threads
 fbus_bus_test(test_copy
     LIBS framebus::framebus
     TIMEOUT 120)
+
+# Lossless readers in every start order, with real processes.
+fbus_bus_test(test_startorder
+    LIBS framebus::framebus
+    TIMEOUT 300
+    LABELS protocol)
