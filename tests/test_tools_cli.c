@@ -260,6 +260,7 @@ struct writer_job {
     int frames;
     int32_t tb_num, tb_den;
     int64_t pts_step; /* 0: pts unknown */
+    int crash_only;   /* crash_and_restart: no second producer */
 };
 
 /* A producer that waits for one reader, publishes its frames and ends. */
@@ -517,6 +518,8 @@ static int crash_and_restart(void *arg)
     }
     if (waitpid(first, &status, 0) != first || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return 10;
+    if (j->crash_only)
+        return 0;
     return run_writer(arg);
 }
 
@@ -534,10 +537,26 @@ static void test_cat_follows_crash(void **state)
     assert_int_equal(fbus_format_init(&f, "gray", 24, 8, 0), 0);
     j.frames = 3;
     tt_bus_name(j.name, sizeof(j.name), "ttcrash");
+    /* Without --follow, a producer that died is an error, not an end: the
+     * frames it published come out, then one line and a failure. */
+    j.crash_only = 1;
     child = tu_fork(crash_and_restart, &j, 30);
-    /* Without --follow: a producer that died is followed (only an ended
-     * stream ends cat), and the y4m stream goes on with the same format. */
     tt_run(&res, RUN_MS, "\"$FB\" cat %s --y4m --timeout 15 > crash.y4m", j.name);
+    assert_non_null(strstr(res.err, "producer is gone"));
+    assert_int_equal(res.status, 1);
+    tt_free(&res);
+    assert_int_equal(tu_wait(child, 20000), 0);
+    out = tt_read("crash.y4m", &len);
+    check_y4m_seqs(out, len, "YUV4MPEG2 W24 H8 F25:1 Ip A1:1 Cmono\n", &f, 3, seqs);
+    free(out);
+    tu_bus_cleanup(j.name);
+
+    /* With --follow the next producer is followed, and the y4m stream goes
+     * on with the same format. */
+    j.crash_only = 0;
+    child = tu_fork(crash_and_restart, &j, 30);
+    tt_run(&res, RUN_MS, "\"$FB\" cat %s --y4m --follow --frames 6 --timeout 15 > crash.y4m",
+           j.name);
     assert_string_equal(res.err, "");
     assert_int_equal(res.status, 0);
     tt_free(&res);

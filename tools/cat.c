@@ -353,9 +353,12 @@ static int run(struct cat *c)
             if (!c->follow)
                 return 0;
             continue;
-        case FBUS_EPRODUCERGONE:
         case FBUS_EREPLACED:
-            continue; /* the next acquire reattaches */
+            continue; /* the producer moved: the next acquire follows it */
+        case FBUS_EPRODUCERGONE:
+            if (c->follow)
+                continue; /* the next acquire waits for the next producer */
+            break;        /* a crash is not an end: say so and fail */
         case FBUS_EBADREGION:
             /* A region a producer is still creating looks bad for a moment,
              * longer on a loaded machine: believe it only if it lasts. */
@@ -457,8 +460,10 @@ int cmd_cat(int argc, char **argv)
         tool_error(CMD, "refusing to write video to a terminal (pipe or redirect stdout)");
         return TOOL_EXIT_ERROR;
     }
+    /* Without --transport, whichever transport holds the name, now or
+     * when a producer makes it. */
     if (!transport_set)
-        c.transport = tool_guess_transport(c.name);
+        c.transport = FBUS_TRANSPORT_ANY;
 
     tool_signals(1);
     ropts.transport = c.transport;
