@@ -55,32 +55,38 @@ static int ignore_token(uint64_t token, void *opaque)
 
 int fbus__reserve_make(const char *name, struct fbus__reservation *rv)
 {
+    char tmp[sizeof(rv->path)];
     int err;
 
     /* Clear away what readers of this name that died left (ours only: the
      * directory is sticky). */
     fbus__reserve_each(name, 0, ignore_token, NULL);
     rv->fd = -1;
-    for (int attempt = 0; attempt < 4; attempt++) {
-        rv->token = fbus__random64();
-        err = rsv_path(name, rv->token, rv->path, sizeof(rv->path));
-        if (err < 0)
-            return err;
-        /* Exclusive and never through a link: the name is ours alone. Mode
-         * 0644 so a writer of another user (a group bus) can test the lock;
-         * nothing in the file is secret, it is empty. */
-        rv->fd = open(rv->path, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (rv->fd >= 0 || errno != EEXIST)
-            break;
-    }
+    rv->token = fbus__random64();
+    err = rsv_path(name, rv->token, rv->path, sizeof(rv->path));
+    if (err < 0)
+        return err;
+    /* Made and locked under a name no one looks at, then renamed into
+     * place: a reservation is never seen with its lock free while its
+     * reader lives (a writer or another reader would take it for dead and
+     * remove it). Mode 0644 so a writer of another user (a group bus) can
+     * test the lock; the file is empty, nothing in it is secret. */
+    snprintf(tmp, sizeof(tmp), FBUS__SHM_DIR "/" FBUS__TEMP_PREFIX "%d.rsv.%016llx", (int)getpid(),
+             (unsigned long long)rv->token);
+    rv->fd = open(tmp, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (rv->fd < 0)
         return -errno;
-    if (fchmod(rv->fd, 0644) < 0 || (err = fbus__lock_take(rv->fd, 0)) < 0) {
+    /* Before the rename: a region made after the reservation became
+     * visible has a later creation time than this. */
+    rv->created_ns = fbus__realtime_ns();
+    if (fchmod(rv->fd, 0644) < 0 || (err = fbus__lock_take(rv->fd, 0)) < 0 ||
+        rename(tmp, rv->path) < 0) {
         err = err < 0 ? err : -errno;
-        fbus__reserve_drop(rv);
+        unlink(tmp);
+        close(rv->fd);
+        rv->fd = -1;
         return err;
     }
-    rv->created_ns = fbus__realtime_ns();
     return 0;
 }
 
