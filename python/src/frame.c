@@ -88,6 +88,8 @@ int fbpy_frame_detach(fbpy_frame *f, fbpy_shadow_cache *cache)
         f->state = FBPY_FRAME_COPIED;
         return 0;
     }
+    if (f->viewed)
+        fbpy_shadow_clean(f->shadow);
     fbpy_shadow_put(f->shadow);
     f->shadow = NULL;
     memset(f->data, 0, sizeof(f->data));
@@ -152,6 +154,7 @@ static PyObject *make_view(fbpy_frame *f, uint8_t *data, int nd, npy_intp *dims,
     Py_INCREF(f);
     base->frame = f;
     f->views++;
+    f->viewed = 1;
     if (PyArray_SetBaseObject((PyArrayObject *)arr, (PyObject *)base) < 0) {
         Py_DECREF(base);
         Py_DECREF(arr);

@@ -65,12 +65,20 @@ uint64_t fbpy_packed_size(const fbus_format *fmt);
 /* ------------------------------------------------------------ shadows */
 
 /*
- * A shadow is this module's own mapping of the pages a frame occupies: a
- * second mapping of the same shared pages (mremap with old size 0), through
- * which every numpy array sees the frame. The library's mapping can go away
- * (close, region move) without invalidating an array, and at release a
- * shadow whose arrays are still alive is "detached": its pages are replaced
- * in place by a private copy, so those arrays keep their pixels forever.
+ * A shadow is this module's own mapping of the pages a frame occupies,
+ * through which every numpy array sees the frame. The library's mapping can
+ * go away (close, region move) without invalidating an array, and at
+ * release a shadow whose arrays are still alive is "detached": its pages
+ * are replaced in place by a private copy, so those arrays keep their
+ * pixels forever.
+ *
+ * A reader's shadow of a posix bus is a private (copy-on-write) mapping of
+ * the same shared-memory object: a library that writes into an array numpy
+ * marks read-only (OpenCV before 4.9 does, given it as an output) writes
+ * into this process's own copy of the page instead of faulting on a
+ * read-only mapping or scribbling on the bus; such pages are dropped at
+ * release so the next frame in the slot shows the bus again. Elsewhere
+ * (sysv, writers) it is a second shared mapping (mremap with old size 0).
  */
 typedef struct fbpy_shadow {
     uint8_t *addr;      /* our mapping */
@@ -80,13 +88,25 @@ typedef struct fbpy_shadow {
     int refs;
     int detached; /* private copy; no longer follows the bus */
     int writable;
+    int cow; /* private file mapping: written pages must be dropped */
 } fbpy_shadow;
 
 typedef struct fbpy_shadow_cache {
     fbpy_shadow *entry[FBUS_MAX_SLOTS];
     uint32_t count;
     uint64_t session;
+    /* For copy-on-write shadows (posix readers): our own descriptor of the
+     * object the library mapped, and where its offset 0 is in that mapping. */
+    char object[FBUS_NAME_MAX + 16]; /* "/framebus.NAME", or "" */
+    int fd;                          /* -1: none (yet) */
+    int fd_state;                    /* 0 untried, 1 usable, -1 failed */
+    uintptr_t map0;
+    uint64_t object_size;
 } fbpy_shadow_cache;
+
+/* Prepare a cache; object is the posix shm name for copy-on-write reader
+ * shadows, or NULL. */
+void fbpy_shadow_cache_init(fbpy_shadow_cache *c, const char *object);
 
 /* A referenced shadow covering [lo, hi) of the library's mapping, reused
  * from the cache when one fits. Returns NULL with an exception set. */
@@ -98,8 +118,11 @@ void fbpy_shadow_put(fbpy_shadow *s);
  * take it out of the cache. The source must still be mapped. Returns 0, or
  * -1 with an exception set (the shadow is then unchanged). */
 int fbpy_shadow_detach(fbpy_shadow_cache *c, fbpy_shadow *s);
-/* Drop every cached shadow (frames holding one keep it). */
+/* Drop every cached shadow (frames holding one keep it) and the descriptor. */
 void fbpy_shadow_flush(fbpy_shadow_cache *c);
+/* Drop pages of a copy-on-write shadow that something wrote into, so they
+ * show the shared object again. */
+void fbpy_shadow_clean(fbpy_shadow *s);
 
 /* ------------------------------------------------------------ frames */
 
@@ -114,6 +137,7 @@ typedef struct fbpy_frame {
     int writable;                  /* a writer's slot (Writer.frame()) */
     int state;                     /* enum fbpy_frame_state */
     int overrun;                   /* release said the writer reused the slot meanwhile */
+    int viewed;                    /* arrays were made: a library may have written the pages */
     Py_ssize_t views;              /* numpy arrays alive that view the pixels */
     fbus_format format;
     uint8_t *data[FBUS_MAX_PLANES]; /* in `shadow` */

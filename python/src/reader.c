@@ -138,6 +138,13 @@ static int reader_init(reader_obj *self, PyObject *args, PyObject *kw)
     opts.flags = (wait ? FBUS_READER_WAIT : 0) | (same_user ? FBUS_READER_SAME_USER : 0);
     snprintf(self->name, sizeof(self->name), "%s", name);
     self->transport = opts.transport;
+    if (opts.transport == FBUS_TRANSPORT_POSIX) {
+        char object[FBUS_NAME_MAX + 16];
+        snprintf(object, sizeof(object), "/framebus.%s", name);
+        fbpy_shadow_cache_init(&self->cache, object);
+    } else {
+        fbpy_shadow_cache_init(&self->cache, NULL);
+    }
     self->lossless = lossless;
     ts = PyEval_SaveThread();
     rc = fbus_reader_open(name, &opts, &self->r);

@@ -9,8 +9,12 @@
 #include "pyfbus.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #ifndef MADV_POPULATE_READ
@@ -48,10 +52,118 @@ static void cache_remove(fbpy_shadow_cache *c, uint32_t i)
     fbpy_shadow_put(s);
 }
 
+void fbpy_shadow_cache_init(fbpy_shadow_cache *c, const char *object)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    if (object)
+        snprintf(c->object, sizeof(c->object), "%s", object);
+}
+
 void fbpy_shadow_flush(fbpy_shadow_cache *c)
 {
     while (c->count > 0)
         cache_remove(c, c->count - 1);
+    if (c->fd_state == 1)
+        close(c->fd);
+    c->fd = -1;
+    c->fd_state = 0;
+}
+
+/*
+ * Open the posix object by name and make sure it is the very object the
+ * library mapped at `addr` (the name may already belong to a newer writer):
+ * /proc/self/maps names the device, inode and file offset of that mapping.
+ */
+static void open_object(fbpy_shadow_cache *c, const uint8_t *addr)
+{
+    unsigned long start, end, off, maj, min, ino;
+    char line[512];
+    struct stat st;
+    FILE *maps;
+    int fd, found = 0;
+
+    c->fd_state = -1;
+    if (!c->object[0])
+        return;
+    fd = shm_open(c->object, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+    if (fd < 0)
+        return;
+    maps = fopen("/proc/self/maps", "re");
+    while (maps && fgets(line, sizeof(line), maps)) {
+        if (sscanf(line, "%lx-%lx %*s %lx %lx:%lx %lu", &start, &end, &off, &maj, &min, &ino) ==
+                6 &&
+            (uintptr_t)addr >= start && (uintptr_t)addr < end) {
+            found = 1;
+            break;
+        }
+    }
+    if (maps)
+        fclose(maps);
+    if (!found || fstat(fd, &st) < 0 || st.st_ino != ino || major(st.st_dev) != maj ||
+        minor(st.st_dev) != min || start < off) {
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+    c->map0 = start - off;
+    c->object_size = (uint64_t)st.st_size;
+    c->fd_state = 1;
+}
+
+/* Flags of /proc/self/pagemap entries. */
+#define PM_PRESENT     (1ULL << 63)
+#define PM_FILE_SHARED (1ULL << 61)
+
+/* /proc/self/pagemap of this process, opened once (reopened after a fork:
+ * "self" was resolved when it was opened). Called with the GIL held. */
+static int pagemap_fd(void)
+{
+    static int fd = -1;
+    static pid_t owner;
+    pid_t pid = getpid();
+
+    if (fd >= 0 && owner != pid) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0) {
+        fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        owner = pid;
+    }
+    return fd;
+}
+
+void fbpy_shadow_clean(fbpy_shadow *s)
+{
+    uintptr_t pg = page_size();
+    size_t pages = s->len / pg, i = 0;
+    uint64_t buf[512];
+    int fd;
+
+    if (!s->cow || s->detached)
+        return;
+    fd = pagemap_fd();
+    if (fd < 0) {
+        /* Cannot tell which pages were written: drop them all. */
+        madvise(s->addr, s->len, MADV_DONTNEED);
+        return;
+    }
+    while (i < pages) {
+        size_t n = pages - i < 512 ? pages - i : 512;
+        ssize_t got = pread(fd, buf, n * 8, (off_t)(((uintptr_t)s->addr / pg + i) * 8));
+        if (got <= 0) {
+            madvise(s->addr + i * pg, (pages - i) * pg, MADV_DONTNEED);
+            break;
+        }
+        n = (size_t)got / 8;
+        for (size_t k = 0; k < n; k++) {
+            /* A present page that is no longer the object's is our copy. */
+            if ((buf[k] & PM_PRESENT) && !(buf[k] & PM_FILE_SHARED))
+                madvise(s->addr + (i + k) * pg, pg, MADV_DONTNEED);
+        }
+        i += n;
+    }
 }
 
 fbpy_shadow *fbpy_shadow_get(fbpy_shadow_cache *c, uint64_t session, const uint8_t *lo,
@@ -63,6 +175,7 @@ fbpy_shadow *fbpy_shadow_get(fbpy_shadow_cache *c, uint64_t session, const uint8
     size_t len = end - base;
     fbpy_shadow *s;
     void *addr;
+    int cow = 0;
 
     if (hi <= lo) {
         PyErr_SetString(PyExc_ValueError, "frame has no bytes");
@@ -77,7 +190,7 @@ fbpy_shadow *fbpy_shadow_get(fbpy_shadow_cache *c, uint64_t session, const uint8
         s = c->entry[i];
         if (s->src != (const uint8_t *)base)
             continue;
-        if (s->len >= len && s->writable == writable) {
+        if (s->len >= len && (s->writable == writable || s->cow)) {
             s->refs++;
             return s;
         }
@@ -85,14 +198,23 @@ fbpy_shadow *fbpy_shadow_get(fbpy_shadow_cache *c, uint64_t session, const uint8
         break;
     }
 
-    /* Old size 0 on a shared mapping: a second mapping of the same pages. */
-    addr = mremap((void *)base, 0, len, MREMAP_MAYMOVE);
+    if (!writable && c->fd_state == 0)
+        open_object(c, lo);
+    if (!writable && c->fd_state == 1 && base >= c->map0 &&
+        base - c->map0 + len <= c->object_size) {
+        addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, c->fd, (off_t)(base - c->map0));
+        cow = 1;
+        writable = 1; /* the pages; numpy still marks the arrays read-only */
+    } else {
+        /* Old size 0 on a shared mapping: a second mapping of its pages. */
+        addr = mremap((void *)base, 0, len, MREMAP_MAYMOVE);
+    }
     if (addr == MAP_FAILED) {
         PyErr_SetFromErrno(PyExc_OSError);
         return NULL;
     }
     if (mprotect(addr, len, PROT_READ | (writable ? PROT_WRITE : 0)) < 0 ||
-        (madvise(addr, len, writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) < 0 &&
+        (madvise(addr, len, writable && !cow ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) < 0 &&
          errno == EFAULT)) {
         /* EFAULT: the object is smaller than its header says; touching
          * these pages would raise SIGBUS. */
@@ -117,6 +239,7 @@ fbpy_shadow *fbpy_shadow_get(fbpy_shadow_cache *c, uint64_t session, const uint8
     s->src = (const uint8_t *)base;
     s->session = session;
     s->writable = writable;
+    s->cow = cow;
     s->refs = 2; /* the cache's and the caller's */
     if (c->count == FBUS_MAX_SLOTS)
         cache_remove(c, 0);
@@ -138,6 +261,8 @@ int fbpy_shadow_detach(fbpy_shadow_cache *c, fbpy_shadow *s)
     memcpy(copy, s->addr, s->len);
     if (!s->writable)
         mprotect(copy, s->len, PROT_READ);
+    /* A copy-on-write shadow's copy stays writable, like the shadow was:
+     * a library ignoring numpy's read-only flag keeps writing harmlessly. */
     /* One atomic step: an array read by another thread (numpy and OpenCV
      * release the GIL) sees either the shared page or its copy, never a
      * hole. */

@@ -554,6 +554,7 @@ static int writer_init(writer_obj *self, PyObject *args, PyObject *kw)
                                      &pix_fmt, &fps, &slots, &tobj, &mode, &timeout, &tb))
         return -1;
     snprintf(self->name, sizeof(self->name), "%s", name);
+    fbpy_shadow_cache_init(&self->cache, NULL);
     if (!fps) {
         self->rate_num = 30;
         self->rate_den = 1;
