@@ -1,10 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Issue 12's start-order guarantee seen from Python: lossless readers
 opened (wait=True) before their writer exists get frame 1 and every later
-frame, then the end, for short and long streams on both transports.
-
-Expected to fail until the library implements issue 12 (reservations): the
-marker below says so in every pytest report; remove it when issue 12 lands."""
+frame, then the end, for short and long streams on both transports."""
 import threading
 
 import pytest
@@ -14,11 +11,6 @@ from conftest import spawn
 from helpers import check_frame
 
 ROUNDS = 5
-
-pytestmark = pytest.mark.xfail(
-    reason="issue 12: the library does not yet give a waiting lossless reader frame 1",
-    strict=False)
-
 
 def read_all(r, out, seed):
     try:
