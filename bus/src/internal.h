@@ -21,8 +21,10 @@ struct fbus__mapping {
     uint32_t mode;  /* its permission bits */
     int fd;         /* posix: the object's descriptor, else -1 */
     int lockfd;     /* the file liveness locks live on: the object (posix,
-                     * the same descriptor as fd) or its key file (sysv);
-                     * -1 if it could not be opened */
+                     * a second open of it, never the mapped one: a mapping
+                     * keeps its open file, and so its locks, alive in a
+                     * forked child) or its key file (sysv); -1 if it could
+                     * not be opened */
     int shmid;      /* sysv: the segment id, else -1 */
     uint64_t ident; /* inode (posix) or shmid (sysv): names this object */
     char path[128]; /* file behind it: the object (posix) or key file (sysv) */

@@ -24,15 +24,36 @@ static int map_fd(int fd, uint64_t size, int writable, struct fbus__mapping *m)
     m->size = size;
     m->writable = writable;
     m->fd = fd;
-    m->lockfd = fd; /* one object, one descriptor: locks live on it too */
     m->shmid = -1;
     return 0;
+}
+
+/*
+ * A second open file description of the object behind fd, for the liveness
+ * locks. Not the mapped one: a mapping holds a reference to the open file it
+ * was made from, and an OFD lock lasts as long as its open file does, so a
+ * forked child that inherited the mapping (but closed its descriptors, see
+ * lock.c) would keep a dead parent's lock held. The name is opened again, so
+ * check that it still names the same object. -EAGAIN if it changed meanwhile.
+ */
+static int open_lockfd(const char *path, int fd, int writable)
+{
+    struct stat a, b;
+    int lfd = shm_open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC, 0);
+
+    if (lfd < 0)
+        return errno == ENOENT ? -EAGAIN : -errno;
+    if (fstat(fd, &a) < 0 || fstat(lfd, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+        close(lfd);
+        return -EAGAIN;
+    }
+    return lfd;
 }
 
 static int posix_create(uint64_t size, uint32_t mode, struct fbus__mapping *m)
 {
     char path[96], t[64];
-    int fd, err;
+    int fd, lfd = -1, err;
     struct stat st;
 
     fbus__temp_name(t, sizeof(t));
@@ -41,8 +62,15 @@ static int posix_create(uint64_t size, uint32_t mode, struct fbus__mapping *m)
     if (fd < 0)
         return -errno;
     /* The producer's lock, at once: a sweeper sees a temp object with its
-     * lock free only if its maker died (see fbus__sweep_temp). */
-    if ((err = fbus__lock_take(fd, FBUS__LOCK_PRODUCER)) < 0) {
+     * lock free only if its maker died (see fbus__sweep_temp). The temp
+     * name is ours alone, so the second open finds the same object. */
+    lfd = open_lockfd(path, fd, 1);
+    if (lfd < 0) {
+        errno = lfd == -EAGAIN ? EEXIST : -lfd;
+        lfd = -1;
+        goto fail;
+    }
+    if ((err = fbus__lock_take(lfd, FBUS__LOCK_PRODUCER)) < 0) {
         errno = -err;
         goto fail;
     }
@@ -61,6 +89,7 @@ static int posix_create(uint64_t size, uint32_t mode, struct fbus__mapping *m)
         errno = -err;
         goto fail;
     }
+    m->lockfd = lfd;
     m->uid = st.st_uid;
     m->mode = mode;
     m->ident = st.st_ino;
@@ -69,6 +98,8 @@ static int posix_create(uint64_t size, uint32_t mode, struct fbus__mapping *m)
 
 fail:
     err = -errno;
+    if (lfd >= 0)
+        close(lfd);
     close(fd);
     shm_unlink(path);
     return err;
@@ -104,6 +135,14 @@ static int posix_open(const char *name, int want_write, struct fbus__mapping *m)
     err = map_fd(fd, (uint64_t)st.st_size, writable, m);
     if (err < 0)
         goto fail;
+    m->lockfd = open_lockfd(path, fd, writable);
+    if (m->lockfd < 0) {
+        err = m->lockfd;
+        munmap(m->base, m->size);
+        m->base = NULL;
+        m->fd = m->lockfd = -1;
+        goto fail;
+    }
     m->uid = st.st_uid;
     m->mode = st.st_mode & 07777;
     m->ident = st.st_ino;
@@ -176,6 +215,8 @@ static void posix_close(struct fbus__mapping *m)
         munmap(m->base, m->size);
     if (m->fd >= 0)
         close(m->fd);
+    if (m->lockfd >= 0)
+        close(m->lockfd);
     m->base = NULL;
     m->fd = -1;
     m->lockfd = -1;
