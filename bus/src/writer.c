@@ -284,16 +284,21 @@ static void finish_region(struct fbus__region *rg, uint32_t state, uint64_t last
     fbus__futex_wake(&rg->hdr->publish_futex, INT32_MAX);
 }
 
-/* Whether a reader with reservation `token` is registered (or was, since
+/* Whether a reader with reservation `token` is registered (or was, once
  * the region ended) in this region. */
 static int registered(const struct fbus__region *rg, uint64_t token)
 {
     uint32_t hw = fbus__readers_hw(rg);
+    int ended = atomic_load_explicit(&rg->hdr->state, memory_order_relaxed) != FBUS__STATE_LIVE;
 
     for (uint32_t i = 0; i < hw; i++) {
         const struct fbus__reader_entry *e = &rg->readers[i];
-        if (FBUS__ENTRY_KIND(atomic_load_explicit(&e->state, memory_order_seq_cst)) ==
-                FBUS__ENTRY_ACTIVE &&
+        uint32_t kind = FBUS__ENTRY_KIND(atomic_load_explicit(&e->state, memory_order_seq_cst));
+        /* A reader that read an ended stream to its end leaves at once
+         * (and one that follows restarts keeps its reservation): its freed
+         * entry still holds its token, and it has had the whole stream.
+         * Without this the writer's close would wait the full bound for it. */
+        if ((kind == FBUS__ENTRY_ACTIVE || (ended && kind == FBUS__ENTRY_FREE)) &&
             atomic_load_explicit(&e->token, memory_order_relaxed) == token)
             return 1;
     }
@@ -704,8 +709,13 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
             return 0;
         }
         now = fbus_now_ns();
-        if (now >= deadline)
+        if (now >= deadline) {
+            /* A writer that polls (or waits less than a lease per call)
+             * keeps its lease watch across calls: a stopped reader must not
+             * hold it for good either. */
+            check_leases(w, need, now);
             return fbus__timed_out(timeout_ns);
+        }
         /* A lossless reader holds us back. Announce the wait, then look
          * again: a reader that releases after that look sees writer_waiting
          * and bumps the futex word, so the wait cannot miss it. */
