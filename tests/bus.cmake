@@ -51,3 +51,10 @@ fbus_bus_test(test_startorder
     LIBS framebus::framebus
     TIMEOUT 300
     LABELS protocol)
+
+# Regressions of the liveness and start-order protocol (issues 12 and 13);
+# white-box for the test hook and the header words it checks.
+fbus_bus_test(test_liveness2
+    LIBS framebus_internal Threads::Threads
+    TIMEOUT 300
+    LABELS protocol)
