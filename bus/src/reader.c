@@ -87,6 +87,13 @@ static int register_entry(struct fbus_reader *r, int keep)
          * scribbled table). Leave its entry alone. */
         if (fbus__lock_take(rg->map.lockfd, FBUS__LOCK_ENTRY(i)) < 0)
             continue;
+        /* The mark covers the entry before it is claimed: the writer's
+         * reclaim scans only below it, and a reader that died between the
+         * claim and the mark left an entry no one would ever free. (The
+         * writer loads the mark, seq_cst, before it scans entries.) */
+        for (uint32_t hw = atomic_load(&rg->hdr->readers_hw); hw < i + 1;)
+            if (atomic_compare_exchange_weak(&rg->hdr->readers_hw, &hw, i + 1))
+                break;
         mine = (FBUS__ENTRY_GEN(st) + 1) << 8 | FBUS__ENTRY_CLAIMED;
         if (!atomic_compare_exchange_strong(&e->state, &st, mine)) {
             fbus__lock_drop(rg->map.lockfd, FBUS__LOCK_ENTRY(i));
@@ -105,10 +112,6 @@ static int register_entry(struct fbus_reader *r, int keep)
         atomic_store_explicit(&e->frames, 0, memory_order_relaxed);
         atomic_store_explicit(&e->overruns, 0, memory_order_relaxed);
         atomic_store_explicit(&e->drops, 0, memory_order_relaxed);
-        /* The writer loads the mark (seq_cst) before it scans entries. */
-        for (uint32_t hw = atomic_load(&rg->hdr->readers_hw); hw < i + 1;)
-            if (atomic_compare_exchange_weak(&rg->hdr->readers_hw, &hw, i + 1))
-                break;
         c = atomic_load_explicit(&rg->hdr->cursor, memory_order_seq_cst);
         if (!keep) {
             uint64_t newest = FBUS__CURSOR_SEQ(c);
