@@ -1171,6 +1171,60 @@ static void test_polling_writer_lease(void **state)
     }
 }
 
+/*
+ * A reader killed right after it claimed an entry, the first entry past
+ * the table's high-water mark: its entry must still be reclaimed (the mark
+ * has to cover a claimed entry, or the writer's scans never look at it).
+ */
+static void die_at(const char *where)
+{
+    if (strcmp(where, "register:claimed") == 0)
+        raise(SIGKILL);
+}
+
+static int child_dies_claiming(void *arg)
+{
+    const struct reader_arg *a = arg;
+    fbus_reader_opts o = {.transport = a->t, .policy = FBUS_POLICY_LOSSLESS};
+    fbus_reader *r = NULL;
+
+    fbus__test_hook = die_at;
+    (void)fbus_reader_open(a->c->name, &o, &r);
+    return 2; /* not reached */
+}
+
+static void test_killed_while_claiming_first_entry(void **state)
+{
+    struct tu_fixture *c = *state;
+
+    for (int k = 0; k < 2; k++) {
+        fbus_transport t = tu_transports[k];
+        struct reader_arg a = {c, t, FBUS_POLICY_LOSSLESS, 0, 0, -1, 0, 0, 0};
+        fbus_writer *w = open_writer(c, t, 2);
+        struct fbus__reader_entry *e;
+        struct peek p;
+        int64_t until;
+        pid_t pid;
+
+        peek_open(c->name, t, &p);
+        pid = tu_fork(child_dies_claiming, &a, 30);
+        assert_int_equal(tu_wait(pid, 5000), 128 + SIGKILL);
+        e = peek_entry(&p, 0);
+        assert_int_equal(FBUS__ENTRY_KIND(atomic_load(&e->state)), FBUS__ENTRY_CLAIMED);
+        /* The heartbeat reclaims once a second. */
+        until = tu_now_ns() + 5 * TU_SEC;
+        while (FBUS__ENTRY_KIND(atomic_load(&e->state)) != FBUS__ENTRY_FREE && tu_now_ns() < until)
+            tu_sleep_ms(20);
+        if (FBUS__ENTRY_KIND(atomic_load(&e->state)) != FBUS__ENTRY_FREE)
+            fail_msg("%s: the entry of a reader killed while claiming it is never reclaimed "
+                     "(readers_hw %u)",
+                     tu_transport_name(t), atomic_load(&p.h->readers_hw));
+        tu_region_unmap(&p.reg);
+        fbus_writer_close(w);
+        tu_bus_cleanup(c->name);
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1190,6 +1244,7 @@ int main(void)
         T(test_close_with_following_reader),
         T(test_concurrent_reservations),
         T(test_polling_writer_lease),
+        T(test_killed_while_claiming_first_entry),
     };
 #undef T
 
