@@ -201,7 +201,7 @@ static void test_help_version(void **state)
     (void)state;
     tt_run(&res, RUN_MS, "\"$FB\" --version");
     assert_int_equal(res.status, 0);
-    assert_string_equal(res.out, "framebus 0.1.0 (libframebus 0.1)\n");
+    assert_string_equal(res.out, "framebus 0.1.0 (libframebus 0.1, bus layout 2)\n");
     tt_free(&res);
 
     tt_run(&res, RUN_MS, "\"$FB\" --help");

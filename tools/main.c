@@ -47,12 +47,10 @@ int main(int argc, char **argv)
             return TOOL_EXIT_OK;
         }
         if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
-            /* The library's version from its header. The shared-memory
-             * layout's version (bus/src/layout.h) is private to the library
-             * until it exports a function that returns it; print it here
-             * then. */
-            printf("framebus %s (libframebus %d.%d)\n", FBUS_TOOLS_VERSION, FBUS_VERSION_MAJOR,
-                   FBUS_VERSION_MINOR);
+            /* The shared-memory layout's version comes from the library
+             * actually loaded: buses of another layout cannot be read. */
+            printf("framebus %s (libframebus %d.%d, bus layout %u)\n", FBUS_TOOLS_VERSION,
+                   FBUS_VERSION_MAJOR, FBUS_VERSION_MINOR, fbus_layout_version());
             return TOOL_EXIT_OK;
         }
         if (strcmp(argv[i], "--transport") == 0 && i + 1 < argc) {

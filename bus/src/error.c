@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "framebus/framebus.h"
+#include "layout.h"
 
 FBUS_EXTERN const char *fbus_strerror(int err)
 {
@@ -44,4 +44,9 @@ FBUS_EXTERN const char *fbus_strerror(int err)
     if (err < 0 && err > -10000)
         return strerror(-err);
     return "unknown error";
+}
+
+FBUS_EXTERN unsigned fbus_layout_version(void)
+{
+    return FBUS__LAYOUT_VERSION;
 }

@@ -113,6 +113,10 @@ FBUS_EXTERN int fbus_format_check(const fbus_format *fmt, uint64_t capacity);
 /* Return 0 if name is a valid bus name, FBUS_EBADNAME otherwise. */
 FBUS_EXTERN int fbus_name_check(const char *name);
 
+/* The version of the shared-memory layout this library reads and writes:
+ * a region of another layout gives FBUS_EVERSION. */
+FBUS_EXTERN unsigned fbus_layout_version(void);
+
 /* A static, English description of any code this library returns. */
 FBUS_EXTERN const char *fbus_strerror(int err);
 
