@@ -118,6 +118,7 @@ static gboolean open_writer(GstFramebusSink *sink)
     }
     opts.mode = mode_bits;
     opts.format = &sink->fmt;
+    g_strlcpy(sink->name, bus, sizeof(sink->name));
     err = fbus_writer_open(bus, &opts, &sink->writer);
     switch (err) {
     case 0:
@@ -192,8 +193,8 @@ static GstFlowReturn post_acquire_error(GstFramebusSink *sink, int err)
     if (err == -1)
         return GST_FLOW_FLUSHING;
     GST_ELEMENT_ERROR(sink, RESOURCE, WRITE,
-                      ("bus \"%s\": cannot get a slot for %ux%u %s: %s", sink->bus, sink->fmt.width,
-                       sink->fmt.height, sink->fmt.pix_fmt, fbus_strerror(err)),
+                      ("bus \"%s\": cannot get a slot for %ux%u %s: %s", sink->name,
+                       sink->fmt.width, sink->fmt.height, sink->fmt.pix_fmt, fbus_strerror(err)),
                       (NULL));
     return GST_FLOW_ERROR;
 }
@@ -312,7 +313,7 @@ static GstFlowReturn render_locked(GstFramebusSink *sink, GstBuffer *buf)
 
 publish_failed:
     GST_ELEMENT_ERROR(sink, RESOURCE, WRITE,
-                      ("bus \"%s\": publish failed: %s", sink->bus, fbus_strerror(err)), (NULL));
+                      ("bus \"%s\": publish failed: %s", sink->name, fbus_strerror(err)), (NULL));
     return GST_FLOW_ERROR;
 }
 
@@ -402,22 +403,24 @@ static gboolean gst_framebus_sink_propose_allocation(GstBaseSink *bsink, GstQuer
 static gboolean gst_framebus_sink_start(GstBaseSink *bsink)
 {
     GstFramebusSink *sink = GST_FRAMEBUS_SINK(bsink);
+    gchar *bus;
     gboolean ok = TRUE;
 
     GST_OBJECT_LOCK(sink);
-    if (!sink->bus) {
-        GST_OBJECT_UNLOCK(sink);
+    bus = g_strdup(sink->bus);
+    GST_OBJECT_UNLOCK(sink);
+    /* Messages are posted without the object lock: posting takes it. */
+    if (!bus) {
         GST_ELEMENT_ERROR(sink, RESOURCE, SETTINGS, ("no bus name: set the \"bus\" property"),
                           (NULL));
-        return FALSE;
-    }
-    if (fbus_name_check(sink->bus) < 0) {
-        GST_ELEMENT_ERROR(
-            sink, RESOURCE, SETTINGS,
-            ("bus \"%s\": bad name (1 to 64 characters of A-Z a-z 0-9 . _ -)", sink->bus), (NULL));
+        ok = FALSE;
+    } else if (fbus_name_check(bus) < 0) {
+        GST_ELEMENT_ERROR(sink, RESOURCE, SETTINGS,
+                          ("bus \"%s\": bad name (1 to 64 characters of A-Z a-z 0-9 . _ -)", bus),
+                          (NULL));
         ok = FALSE;
     }
-    GST_OBJECT_UNLOCK(sink);
+    g_free(bus);
     g_mutex_lock(&sink->lock);
     sink->have_info = FALSE;
     sink->published = sink->copied = sink->dropped = 0;

@@ -31,7 +31,8 @@ struct _GstFramebusSink {
     GMutex lock;
     GCond cond; /* the pool's slot came back; unlocked */
     fbus_writer *writer;
-    GstVideoInfo info; /* of the current caps */
+    char name[FBUS_NAME_MAX + 1]; /* of the bus the writer made */
+    GstVideoInfo info;            /* of the current caps */
     gboolean have_info;
     fbus_format fmt; /* the bus layout of info */
     fbus_meta meta;  /* rate, aspect and colour of the caps */
