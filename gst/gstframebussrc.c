@@ -16,8 +16,13 @@
 GST_DEBUG_CATEGORY_STATIC(framebussrc_debug);
 #define GST_CAT_DEFAULT framebussrc_debug
 
-#define STEP_NS        (20 * 1000 * 1000LL)
-#define DETACH_WAIT_US (2 * G_TIME_SPAN_SECOND)
+#define STEP_NS (20 * 1000 * 1000LL)
+/* How long the next frame waits for a map of the lent one to end. Elements
+ * that keep input mapped while they wait for more (x264enc's lookahead)
+ * would otherwise hold every frame back; past this the bytes are copied out
+ * anyway and the slot goes back (such an element may then see them change;
+ * x264enc copies its input, so it does not). */
+#define DETACH_WAIT_US (20 * G_TIME_SPAN_MILLISECOND)
 
 enum {
     PROP_0,
@@ -88,8 +93,8 @@ static void give_back(GstFramebusSrc *src)
     if (src->lent) {
         if (GST_MINI_OBJECT_REFCOUNT_VALUE(src->lent) > 1) {
             if (!gst_framebus_lent_memory_detach(src->lent, DETACH_WAIT_US))
-                GST_WARNING_OBJECT(src, "downstream kept a frame mapped for over %d s",
-                                   (int)(DETACH_WAIT_US / G_TIME_SPAN_SECOND));
+                GST_WARNING_OBJECT(src, "downstream kept a frame mapped for over %d ms",
+                                   (int)(DETACH_WAIT_US / G_TIME_SPAN_MILLISECOND));
             count(src, &src->copied);
         }
         gst_memory_unref(src->lent);

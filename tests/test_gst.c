@@ -86,6 +86,7 @@ static char *path_in_tmp(const char *name)
     return g_build_filename(tmpdir, name, NULL);
 }
 
+static GstElement *launch(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 static GstElement *launch(const char *fmt, ...)
 {
     GError *err = NULL;
@@ -253,7 +254,10 @@ static gboolean in_bus_mapping(const void *addr, const char *name)
     gboolean found = FALSE;
 
     assert_true(g_file_get_contents("/proc/self/maps", &maps, NULL, NULL));
-    for (char *line = strtok(maps, "\n"); line; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+
+    /* strtok_r: the probes of two pipelines call this at the same time. */
+    for (char *line = strtok_r(maps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         uintptr_t lo, hi;
         const char *path = strchr(line, '/');
         const char *perms = strchr(line, ' ');
