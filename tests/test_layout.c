@@ -353,7 +353,8 @@ static void test_reader_entry(void **state)
             /* A lossless reader registers with its reservation's token, and
              * the reservation is a file under the bus's name. */
             char path[256];
-            snprintf(path, sizeof(path), "/dev/shm/framebus-rsv.%s.%016llx", c->name,
+            snprintf(path, sizeof(path), "/dev/shm/framebus-rsv.%s.%c.%016llx", c->name,
+                     tu_transports[t] == FBUS_TRANSPORT_POSIX ? 'p' : 's',
                      (unsigned long long)atomic_load(&e->token));
             assert_true(atomic_load(&e->token) != 0);
             assert_int_equal(access(path, F_OK), 0);

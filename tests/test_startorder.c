@@ -330,6 +330,49 @@ static void test_stream_over_before_attach(void **state)
     }
 }
 
+/* A reservation is for the transport its reader waits on: a lossless reader
+ * waiting on posix does not hold a SysV writer of the same name, and one
+ * waiting on either transport holds both. */
+static void test_reservation_transport(void **state)
+{
+    (void)state;
+    for (int any = 0; any < 2; any++) {
+        fbus_reader_opts ro = {.transport = any ? FBUS_TRANSPORT_ANY : FBUS_TRANSPORT_POSIX,
+                               .policy = FBUS_POLICY_LOSSLESS,
+                               .flags = FBUS_READER_WAIT};
+        fbus_writer_opts wo = {.transport = FBUS_TRANSPORT_SYSV,
+                               .reserve_timeout_ns = 400 * TU_MS,
+                               .flags = FBUS_WRITER_NO_THREAD};
+        char name[FBUS_NAME_MAX + 1];
+        fbus_reader *r = NULL;
+        fbus_writer *w = NULL;
+        fbus_format fmt;
+        fbus_stats st;
+        int64_t t0, took;
+
+        tu_bus_name(name, sizeof(name), "rsvt");
+        assert_int_equal(fbus_format_init(&fmt, "gray", 32, 32, 0), 0);
+        wo.format = &fmt;
+        assert_int_equal(fbus_reader_open(name, &ro, &r), 0);
+        assert_int_equal(fbus_writer_open(name, &wo, &w), 0);
+        t0 = tu_now_ns();
+        assert_int_equal(tu_publish(w, &fmt, 5 * TU_SEC, NULL), 0);
+        took = tu_now_ns() - t0;
+        assert_int_equal(fbus_stat(name, FBUS_TRANSPORT_SYSV, &st), 0);
+        if (any) {
+            /* Waited for (the reader never looked: the bound ran out). */
+            assert_true(took >= 350 * TU_MS);
+            assert_int_equal(st.reserve_expired, 1);
+        } else {
+            assert_true(took < 300 * TU_MS);
+            assert_int_equal(st.reserve_expired, 0);
+        }
+        fbus_reader_close(r);
+        fbus_writer_close(w);
+        tu_bus_cleanup(name);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_writer_restarts),
         cmocka_unit_test(test_dead_or_stopped_reservation),
         cmocka_unit_test(test_stream_over_before_attach),
+        cmocka_unit_test(test_reservation_transport),
     };
 
     signal(SIGPIPE, SIG_IGN);

@@ -43,6 +43,7 @@ enum {
 };
 #define FBUS__ENTRY_KIND(st) ((st)&0xffu)
 #define FBUS__ENTRY_GEN(st)  ((st) >> 8)
+#define FBUS__DEMOTED(st)    (FBUS__ENTRY_GEN(st) | 0x80000000u)
 
 /*
  * Liveness is held, not claimed: each process holds an open-file-description
@@ -152,8 +153,10 @@ struct fbus__reader_entry {
     _Atomic uint64_t frames;
     _Atomic uint64_t overruns;
     _Atomic uint64_t drops;
-    /* Set by the writer when this lossless reader's lease ran out: the
-     * writer no longer waits for it until the reader clears it. */
+    /* Set by the writer when this lossless reader's lease ran out, to
+     * FBUS__DEMOTED(generation of the entry it judged): the writer no longer
+     * waits for it until the reader clears it. A newcomer in the entry has
+     * another generation, so a demotion aimed at its predecessor misses it. */
     _Atomic uint32_t demoted;
     uint8_t pad1[FBUS__CACHELINE - 28];
 };

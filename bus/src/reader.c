@@ -282,7 +282,7 @@ FBUS_EXTERN int fbus_reader_open(const char *name, const fbus_reader_opts *opts,
      * life, so that every session's writer waits for it. Without /dev/shm
      * write access it goes on unreserved: lossless from when it attaches. */
     if (r->policy == FBUS_POLICY_LOSSLESS)
-        (void)fbus__reserve_make(name, &r->rsv);
+        (void)fbus__reserve_make(name, r->transport, &r->rsv);
     fbus__fd_track(&r->rg.map.fd);
     fbus__fd_track(&r->rg.map.lockfd);
     fbus__fd_track(&r->rsv.fd);
@@ -440,7 +440,8 @@ static int keep_entry(struct fbus_reader *r)
     if (!e)
         return 0;
     if (atomic_load_explicit(&e->state, memory_order_relaxed) == r->entry_state) {
-        if (atomic_load_explicit(&e->demoted, memory_order_relaxed))
+        if (atomic_load_explicit(&e->demoted, memory_order_relaxed) ==
+            FBUS__DEMOTED(r->entry_state))
             atomic_store_explicit(&e->demoted, 0, memory_order_seq_cst);
         return 0;
     }
@@ -600,10 +601,10 @@ FBUS_EXTERN int fbus_reader_acquire(fbus_reader *r, int64_t timeout_ns, fbus_fra
 {
     int64_t deadline = fbus__deadline(timeout_ns);
 
+    if (r && forked(r))
+        return -ECHILD;
     if (!r || !frame || r->holding)
         return -EINVAL;
-    if (forked(r))
-        return -ECHILD;
     for (;;) {
         int64_t now;
         int got, status;

@@ -20,29 +20,39 @@
 
 #define TOKEN_DIGITS 16
 
-static int rsv_path(const char *name, uint64_t token, char *buf, size_t len)
+/* The letter a reservation's name carries for the transport its reader
+ * waits on: a writer honours its own transport's and "any". */
+static char transport_letter(fbus_transport t)
 {
-    int n = snprintf(buf, len, FBUS__SHM_DIR "/" FBUS__RSV_PREFIX "%s.%016llx", name,
+    return t == FBUS_TRANSPORT_POSIX ? 'p' : t == FBUS_TRANSPORT_SYSV ? 's' : 'a';
+}
+
+static int rsv_path(const char *name, char t, uint64_t token, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, FBUS__SHM_DIR "/" FBUS__RSV_PREFIX "%s.%c.%016llx", name, t,
                      (unsigned long long)token);
 
     return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
-/* The token of a directory entry that is a reservation of `name`, or 0. */
-static uint64_t token_of(const char *entry, const char *name)
+/* The token of a directory entry that is a reservation of `name`, or 0;
+ * *t gets its transport letter. */
+static uint64_t token_of(const char *entry, const char *name, char *t)
 {
     size_t plen = strlen(FBUS__RSV_PREFIX), nlen = strlen(name);
-    const char *t = entry + plen + nlen + 1;
+    const char *rest = entry + plen + nlen, *hex = rest + 3;
     char *end;
     uint64_t v;
 
     if (strncmp(entry, FBUS__RSV_PREFIX, plen) != 0 || strncmp(entry + plen, name, nlen) != 0 ||
-        entry[plen + nlen] != '.' || strlen(t) != TOKEN_DIGITS)
+        rest[0] != '.' || !strchr("psa", rest[1]) || !rest[1] || rest[2] != '.' ||
+        strlen(hex) != TOKEN_DIGITS)
         return 0;
     for (int i = 0; i < TOKEN_DIGITS; i++)
-        if (!((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f')))
+        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
             return 0;
-    v = strtoull(t, &end, 16);
+    v = strtoull(hex, &end, 16);
+    *t = rest[1];
     return *end ? 0 : v;
 }
 
@@ -53,17 +63,17 @@ static int ignore_token(uint64_t token, void *opaque)
     return 0;
 }
 
-int fbus__reserve_make(const char *name, struct fbus__reservation *rv)
+int fbus__reserve_make(const char *name, fbus_transport t, struct fbus__reservation *rv)
 {
     char tmp[sizeof(rv->path)];
     int err;
 
     /* Clear away what readers of this name that died left (ours only: the
      * directory is sticky). */
-    fbus__reserve_each(name, 0, ignore_token, NULL);
+    fbus__reserve_each(name, FBUS_TRANSPORT_ANY, 0, ignore_token, NULL);
     rv->fd = -1;
     rv->token = fbus__random64();
-    err = rsv_path(name, rv->token, rv->path, sizeof(rv->path));
+    err = rsv_path(name, transport_letter(t), rv->token, rv->path, sizeof(rv->path));
     if (err < 0)
         return err;
     /* Made and locked under a name no one looks at, then renamed into
@@ -110,8 +120,8 @@ static int honoured(uid_t uid, uint32_t mode)
     return uid == geteuid() || (mode & 0022);
 }
 
-int fbus__reserve_each(const char *name, uint32_t mode, int (*fn)(uint64_t token, void *opaque),
-                       void *opaque)
+int fbus__reserve_each(const char *name, fbus_transport t, uint32_t mode,
+                       int (*fn)(uint64_t token, void *opaque), void *opaque)
 {
     DIR *d = opendir(FBUS__SHM_DIR);
     struct dirent *de;
@@ -120,12 +130,13 @@ int fbus__reserve_each(const char *name, uint32_t mode, int (*fn)(uint64_t token
     if (!d)
         return 0;
     while (rc == 0 && (de = readdir(d)) != NULL) {
-        uint64_t token = token_of(de->d_name, name);
+        char letter = 0;
+        uint64_t token = token_of(de->d_name, name, &letter);
         char path[sizeof(((struct fbus__reservation *)0)->path)];
         struct stat st;
         int fd, held;
 
-        if (!token || rsv_path(name, token, path, sizeof(path)) < 0)
+        if (!token || rsv_path(name, letter, token, path, sizeof(path)) < 0)
             continue;
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0)
@@ -140,7 +151,8 @@ int fbus__reserve_each(const char *name, uint32_t mode, int (*fn)(uint64_t token
             unlink(path); /* its reader died; fails harmlessly if not ours */
             continue;
         }
-        if (held > 0)
+        /* Live: honoured by a writer of its transport (or any). */
+        if (held > 0 && (t == FBUS_TRANSPORT_ANY || letter == 'a' || letter == transport_letter(t)))
             rc = fn(token, opaque);
     }
     closedir(d);

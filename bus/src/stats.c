@@ -82,7 +82,8 @@ FBUS_EXTERN int fbus_stat(const char *name, fbus_transport transport, fbus_stats
         ri->idle_ns =
             fbus__age_ns(now, atomic_load_explicit(&e->heartbeat_ns, memory_order_relaxed));
         ri->alive = fbus__entry_alive(&rg, i);
-        ri->demoted = atomic_load_explicit(&e->demoted, memory_order_relaxed) != 0;
+        ri->demoted = atomic_load_explicit(&e->demoted, memory_order_relaxed) ==
+                      FBUS__DEMOTED(atomic_load_explicit(&e->state, memory_order_relaxed));
     }
     fbus__region_detach(&rg);
     return 0;

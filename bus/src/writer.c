@@ -78,13 +78,14 @@ static int reclaim(struct fbus__region *rg)
         if (FBUS__ENTRY_KIND(st) == FBUS__ENTRY_FREE || fbus__entry_alive(rg, i))
             continue;
         FBUS__HOOK("reclaim:judged");
+        /* It may have died asleep: publishes need not wake it. Cleared
+         * before the entry is freed, while no live reader can own it (a
+         * newcomer's bit, set after the CAS, must stay). */
+        atomic_fetch_and_explicit(&rg->hdr->waiting_mask, ~(UINT64_C(1) << (i & 63)),
+                                  memory_order_seq_cst);
         if (atomic_compare_exchange_strong(&e->state, &st,
-                                           FBUS__ENTRY_GEN(st) << 8 | FBUS__ENTRY_FREE)) {
-            /* It may have died asleep: publishes need not wake it. */
-            atomic_fetch_and_explicit(&rg->hdr->waiting_mask, ~(UINT64_C(1) << i),
-                                      memory_order_seq_cst);
+                                           FBUS__ENTRY_GEN(st) << 8 | FBUS__ENTRY_FREE))
             freed++;
-        }
     }
     return freed;
 }
@@ -336,7 +337,7 @@ static int wait_reserved(struct fbus_writer *w, int64_t until, int64_t deadline,
         struct missing m = {&w->rg, 0};
         int64_t now, end;
 
-        fbus__reserve_each(w->name, w->mode, count_missing, &m);
+        fbus__reserve_each(w->name, w->transport, w->mode, count_missing, &m);
         if (m.n == 0)
             return 0;
         now = fbus_now_ns();
@@ -518,10 +519,11 @@ static int pinned(const struct fbus__region *rg, uint32_t i, uint64_t seq)
 /* Whether entry e is a lossless reader the writer waits for. */
 static int holds_writer(const struct fbus__reader_entry *e)
 {
-    return FBUS__ENTRY_KIND(atomic_load_explicit(&e->state, memory_order_seq_cst)) ==
-               FBUS__ENTRY_ACTIVE &&
+    uint32_t st = atomic_load_explicit(&e->state, memory_order_seq_cst);
+
+    return FBUS__ENTRY_KIND(st) == FBUS__ENTRY_ACTIVE &&
            atomic_load_explicit(&e->policy, memory_order_relaxed) == FBUS_POLICY_LOSSLESS &&
-           !atomic_load_explicit(&e->demoted, memory_order_seq_cst);
+           atomic_load_explicit(&e->demoted, memory_order_seq_cst) != FBUS__DEMOTED(st);
 }
 
 /* The oldest frame any live lossless reader still needs (UINT64_MAX: none).
@@ -575,7 +577,7 @@ static void check_leases(struct fbus_writer *w, uint64_t need, int64_t now)
             continue;
         }
         if (now - l->since >= w->lease_ns) {
-            atomic_store_explicit(&e->demoted, 1, memory_order_seq_cst);
+            atomic_store_explicit(&e->demoted, FBUS__DEMOTED(st), memory_order_seq_cst);
             atomic_fetch_add_explicit(&rg->hdr->demotions, 1, memory_order_relaxed);
             l->since = 0;
         }
