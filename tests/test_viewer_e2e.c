@@ -523,8 +523,9 @@ static void test_sysv_transport(void **state)
     int rc = pub_open(&p, name, "nv12", 96, 48, bars_a);
     pub_transport = FBUS_TRANSPORT_POSIX;
     assert_int_equal(rc, 0);
-    pid_t pid = spawn_viewer(err, "--bus", name, "--transport", "sysv", "--frames", "3",
-                             "--screenshot-on-exit", shot, (char *)NULL);
+    /* No --transport: the viewer finds the SysV bus by its name. */
+    pid_t pid = spawn_viewer(err, "--bus", name, "--frames", "3", "--screenshot-on-exit", shot,
+                             (char *)NULL);
     assert_true(pid > 0);
     int status = -1;
     for (int i = 0; i < 2000 && status == -1; i++) {
@@ -793,7 +794,8 @@ static void test_errors(void **state)
     char name[FBUS_NAME_MAX + 1], want[256];
     (void)state;
 
-    assert_int_equal(run_viewer(&log, "--bus", "bad/name", (char *)NULL), 2);
+    /* A bad name is a runtime error (1), as in the framebus command. */
+    assert_int_equal(run_viewer(&log, "--bus", "bad/name", (char *)NULL), 1);
     assert_string_equal(log, "framebus-viewer: bus \"bad/name\": invalid bus name (use 1-64 "
                              "characters of A-Z a-z 0-9 . _ -)\n");
 
@@ -803,10 +805,28 @@ static void test_errors(void **state)
     assert_int_equal(run_viewer(&log, "--transport", "tcp", (char *)NULL), 2);
     assert_int_equal(count_lines(log), 1);
 
+    /* --frames 0 would wait forever for nothing: refused. */
+    assert_int_equal(run_viewer(&log, "--frames", "0", (char *)NULL), 2);
+    assert_string_equal(log, "framebus-viewer: --frames wants a count of 1 or more, not \"0\" "
+                             "(see --help)\n");
+
+    /* A repeated bus name is an error, not silently the last one. */
+    assert_int_equal(run_viewer(&log, "one", "two", (char *)NULL), 2);
+    assert_int_equal(count_lines(log), 1);
+    assert_int_equal(run_viewer(&log, "--bus", "one", "two", (char *)NULL), 2);
+    assert_int_equal(count_lines(log), 1);
+
     /* Nobody comes: --timeout bounds the wait. */
     tu_bus_name(name, sizeof(name), "vwnone");
     assert_int_equal(run_viewer(&log, "--bus", name, "--timeout", "0.3", (char *)NULL), 1);
     snprintf(want, sizeof(want), "framebus-viewer: bus \"%s\": no producer within 0.3 s\n", name);
+    assert_non_null(strstr(log, want));
+
+    /* --timeout 0 is "at once", as in framebus cat, not "forever". */
+    int64_t t0 = tu_now_ns();
+    assert_int_equal(run_viewer(&log, "--bus", name, "--timeout", "0", (char *)NULL), 1);
+    assert_true(tu_now_ns() - t0 < 20 * TU_SEC); /* run_viewer kills it after 30 s */
+    snprintf(want, sizeof(want), "framebus-viewer: bus \"%s\": no producer within 0 s\n", name);
     assert_non_null(strstr(log, want));
 
     /* A region that is not a framebus region at all. */
@@ -901,25 +921,47 @@ static void test_display_unreachable(void **state)
     unlink(err);
 }
 
-static void test_help(void **state)
+/* Run the viewer with one argument, stdout to a file: its exit status and
+ * stdout. */
+static int run_stdout(const char *arg, const char **text)
 {
     char out[256];
-    (void)state;
 
-    path_in_tmp(out, sizeof(out), "help.txt");
+    path_in_tmp(out, sizeof(out), "stdout.txt");
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         dup2(fd, 1);
-        execl(VIEWER, VIEWER, "--help", (char *)NULL);
+        execl(VIEWER, VIEWER, arg, (char *)NULL);
         _exit(127);
     }
-    assert_int_equal(tu_wait(pid, 30000), 0);
-    const char *text = slurp(out);
+    int status = tu_wait(pid, 30000);
+    *text = slurp(out);
+    unlink(out);
+    return status;
+}
+
+static void test_help(void **state)
+{
+    const char *text;
+    char want[64];
+    (void)state;
+
+    assert_int_equal(run_stdout("--help", &text), 0);
     assert_non_null(strstr(text, "Usage: framebus-viewer"));
     assert_non_null(strstr(text, "Examples:"));
     assert_non_null(strstr(text, "--lossless"));
-    unlink(out);
+    assert_non_null(strstr(text, "--version"));
+
+    /* --version, like the framebus command: the program, the library and
+     * the layout of the buses it can read. */
+    snprintf(want, sizeof(want), " (libframebus %d.%d, bus layout %u)\n", FBUS_VERSION_MAJOR,
+             FBUS_VERSION_MINOR, fbus_layout_version());
+    assert_int_equal(run_stdout("--version", &text), 0);
+    assert_true(!strncmp(text, "framebus-viewer ", 16));
+    assert_non_null(strstr(text, want));
+    assert_int_equal(run_stdout("-V", &text), 0);
+    assert_non_null(strstr(text, want));
 }
 
 static int setup(void **state)

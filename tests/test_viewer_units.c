@@ -145,9 +145,11 @@ static void test_options(void **state)
     (void)state;
 
     char *a1[] = {"framebus-viewer", NULL};
-    assert_int_equal(viewer_parse_args(1, a1, &o), 0);
+    assert_int_equal(viewer_parse_args(1, a1, &o), VIEWER_RUN);
     assert_string_equal(o.bus, "framebus");
-    assert_int_equal(o.transport, FBUS_TRANSPORT_POSIX);
+    /* Without --transport, whichever transport holds the name. */
+    assert_int_equal(o.transport, FBUS_TRANSPORT_ANY);
+    assert_true(o.timeout < 0); /* wait forever */
     assert_int_equal(o.policy, FBUS_POLICY_LATEST);
     assert_int_equal(o.vsync, 1);
     assert_int_equal(o.frames, 0);
@@ -159,7 +161,7 @@ static void test_options(void **state)
                   "--fullscreen",    "--frames",    "42",
                   "--no-vsync",      "--headless",  "--screenshot-on-exit",
                   "x.png",           "--same-user", NULL};
-    assert_int_equal(viewer_parse_args(14, a2, &o), 0);
+    assert_int_equal(viewer_parse_args(14, a2, &o), VIEWER_RUN);
     assert_int_equal(o.same_user, 1);
     assert_string_equal(o.bus, "cam");
     assert_int_equal(o.transport, FBUS_TRANSPORT_SYSV);
@@ -171,18 +173,33 @@ static void test_options(void **state)
     assert_string_equal(o.screenshot_on_exit, "x.png");
 
     char *a3[] = {"framebus-viewer", "cam2", NULL};
-    assert_int_equal(viewer_parse_args(2, a3, &o), 0);
+    assert_int_equal(viewer_parse_args(2, a3, &o), VIEWER_RUN);
     assert_string_equal(o.bus, "cam2");
 
-    /* Errors print one line and return -1; --help returns 1. */
+    char *a4[] = {"framebus-viewer", "-t", "posix", "--timeout", "0", "--stats", "2.5", NULL};
+    assert_int_equal(viewer_parse_args(7, a4, &o), VIEWER_RUN);
+    assert_int_equal(o.transport, FBUS_TRANSPORT_POSIX);
+    assert_true(o.timeout == 0.0);
+    assert_true(o.stats_interval == 2.5);
+
+    /* Errors print one line and return the exit status: 2 for the command
+     * line, 1 for a bad bus name (as the framebus command). */
     char *b1[] = {"framebus-viewer", "--frames", "-3", NULL};
-    assert_int_equal(viewer_parse_args(3, b1, &o), -1);
+    assert_int_equal(viewer_parse_args(3, b1, &o), 2);
     char *b2[] = {"framebus-viewer", "--bus", "a b", NULL};
-    assert_int_equal(viewer_parse_args(3, b2, &o), -1);
+    assert_int_equal(viewer_parse_args(3, b2, &o), 1);
     char *b3[] = {"framebus-viewer", "--bus", NULL};
-    assert_int_equal(viewer_parse_args(2, b3, &o), -1);
+    assert_int_equal(viewer_parse_args(2, b3, &o), 2);
     char *b4[] = {"framebus-viewer", "one", "two", NULL};
-    assert_int_equal(viewer_parse_args(3, b4, &o), -1);
+    assert_int_equal(viewer_parse_args(3, b4, &o), 2);
+    char *b5[] = {"framebus-viewer", "--frames", "0", NULL};
+    assert_int_equal(viewer_parse_args(3, b5, &o), 2);
+    char *b6[] = {"framebus-viewer", "--bus", "one", "two", NULL};
+    assert_int_equal(viewer_parse_args(4, b6, &o), 2);
+    char *b7[] = {"framebus-viewer", "--timeout", "-1", NULL};
+    assert_int_equal(viewer_parse_args(3, b7, &o), 2);
+    char *b8[] = {"framebus-viewer", "-t", "tcp", NULL};
+    assert_int_equal(viewer_parse_args(3, b8, &o), 2);
 }
 
 static void test_stats_line(void **state)

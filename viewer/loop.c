@@ -120,7 +120,9 @@ static void periodic(struct viewer *v, int64_t now)
     }
 }
 
-static void screenshot(struct viewer *v, const char *path)
+/* Save the frame on screen to path. Returns 0, or a negative errno after
+ * the message. */
+static int screenshot(struct viewer *v, const char *path)
 {
     uint8_t *rgb;
     int w, h;
@@ -136,6 +138,7 @@ static void screenshot(struct viewer *v, const char *path)
         fprintf(stderr, VIEWER_NAME ": cannot save screenshot %s: %s\n", path, strerror(-rc));
     else
         fprintf(stderr, VIEWER_NAME ": saved screenshot %s (%dx%d)\n", path, w, h);
+    return rc;
 }
 
 static void screenshot_key(struct viewer *v)
@@ -148,7 +151,7 @@ static void screenshot_key(struct viewer *v)
     strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
     snprintf(path, sizeof(path), "%s/framebus-%s-%s-%" PRIu64 ".png", v->o->screenshot_dir,
              v->o->bus, stamp, v->total.shown);
-    screenshot(v, path);
+    (void)screenshot(v, path);
 }
 
 /* Returns 1 when the user asked to quit. */
@@ -275,6 +278,24 @@ static const char *gone_status(int rc)
     }
 }
 
+/* No producer is attached: say so, and give up after --timeout (0: at the
+ * first look that finds none). Returns 0, or -ETIMEDOUT after the message. */
+static int no_producer(struct viewer *v)
+{
+    int64_t now = fbus_now_ns();
+
+    if (!v->no_producer_since)
+        v->no_producer_since = now;
+    if (!v->status || !strcmp(v->status, gone_status(FBUS_EREPLACED)))
+        set_status(v, "waiting for a producer");
+    if (v->o->timeout >= 0 && now - v->no_producer_since >= (int64_t)(v->o->timeout * 1e9)) {
+        fprintf(stderr, VIEWER_NAME ": bus \"%s\": no producer within %g s\n", v->o->bus,
+                v->o->timeout);
+        return -ETIMEDOUT;
+    }
+    return 0;
+}
+
 /* One step of the loop without events: get a frame if there is one.
  * Returns 1 to stop (done), 0 to go on, a negative code on a fatal error. */
 static int step(struct viewer *v)
@@ -308,18 +329,9 @@ static int step(struct viewer *v)
     default:
         return rc;
     }
-    if (!fbus_reader_attached(v->reader)) {
-        int64_t now = fbus_now_ns();
-        if (!v->no_producer_since)
-            v->no_producer_since = now;
-        if (!v->status || !strcmp(v->status, gone_status(FBUS_EREPLACED)))
-            set_status(v, "waiting for a producer");
-        if (v->o->timeout > 0 && now - v->no_producer_since > (int64_t)(v->o->timeout * 1e9)) {
-            fprintf(stderr, VIEWER_NAME ": bus \"%s\": no producer within %g s\n", v->o->bus,
-                    v->o->timeout);
-            return -ETIMEDOUT;
-        }
-    }
+    /* A producer that moved is followed by the next acquire: no wait. */
+    if (rc != FBUS_EREPLACED && !fbus_reader_attached(v->reader) && no_producer(v) < 0)
+        return -ETIMEDOUT;
     if (v->dirty) {
         viewer_render_draw(&v->rd);
         v->dirty = 0;
@@ -340,31 +352,27 @@ static void open_error(const char *bus, int rc)
     fprintf(stderr, VIEWER_NAME ": bus \"%s\": %s%s\n", bus, fbus_strerror(rc), hint);
 }
 
-int viewer_run(const struct viewer_opts *o)
+/* Open the window, then the reader (a lossless reader registered before a
+ * slow SDL start-up would hold its producer back meanwhile), and start the
+ * clocks. Returns 0, or -1 after the message. */
+static int start(struct viewer *v)
 {
-    struct viewer *v = calloc(1, sizeof(*v));
+    const struct viewer_opts *o = v->o;
     fbus_reader_opts ro = {0};
     char err[512];
-    int exit_code = 1, rc;
+    int rc;
 
-    if (!v) {
-        fprintf(stderr, VIEWER_NAME ": out of memory\n");
-        return 1;
-    }
-    v->o = o;
     ro.transport = o->transport;
     ro.policy = o->policy;
     ro.flags = FBUS_READER_WAIT | (o->same_user ? FBUS_READER_SAME_USER : 0);
-    /* The window first: a lossless reader registered before a slow SDL
-     * start-up would hold its producer back meanwhile. */
     if (viewer_render_open(&v->rd, o, err, sizeof(err)) < 0) {
         fprintf(stderr, VIEWER_NAME ": %s\n", err);
-        goto out;
+        return -1;
     }
     rc = fbus_reader_open(o->bus, &ro, &v->reader);
     if (rc < 0) {
         open_error(o->bus, rc);
-        goto out;
+        return -1;
     }
 
     int64_t now = fbus_now_ns();
@@ -383,10 +391,16 @@ int viewer_run(const struct viewer_opts *o)
         v->status = "waiting for a producer";
     }
     update_title(v, now);
+    return 0;
+}
 
+/* Show frames until quit, a signal or --frames (0), or a fatal error (-1,
+ * after its message). */
+static int loop(struct viewer *v)
+{
     for (;;) {
         if (viewer_stop || handle_events(v))
-            break;
+            return 0;
         if (v->paused) {
             if (v->dirty) {
                 viewer_render_draw(&v->rd);
@@ -394,34 +408,28 @@ int viewer_run(const struct viewer_opts *o)
             }
             SDL_WaitEventTimeout(NULL, 50);
         } else {
-            rc = step(v);
+            int rc = step(v);
             if (rc == -ETIMEDOUT)
-                goto out;
+                return -1;
             if (rc < 0) {
-                open_error(o->bus, rc);
-                goto out;
+                open_error(v->o->bus, rc);
+                return -1;
             }
             if (rc == 1)
-                break;
+                return 0;
         }
         periodic(v, fbus_now_ns());
     }
+}
 
-    exit_code = 0;
-    if (o->screenshot_on_exit) {
-        uint8_t *rgb;
-        int w, h;
-        rc = viewer_render_read_frame(&v->rd, &rgb, &w, &h);
-        if (rc == 0) {
-            rc = viewer_screenshot_write(o->screenshot_on_exit, rgb, w, h);
-            free(rgb);
-        }
-        if (rc < 0) {
-            fprintf(stderr, VIEWER_NAME ": cannot save %s: %s\n", o->screenshot_on_exit,
-                    rc == -ENOENT ? "no frame was shown" : strerror(-rc));
-            exit_code = 1;
-        }
-    }
+/* After a clean stop: --screenshot-on-exit and the summary. Returns the
+ * exit status. */
+static int finish(struct viewer *v)
+{
+    int status = VIEWER_EXIT_OK;
+
+    if (v->o->screenshot_on_exit && screenshot(v, v->o->screenshot_on_exit) < 0)
+        status = VIEWER_EXIT_ERROR;
     fprintf(stderr,
             VIEWER_NAME ": shown %" PRIu64 " frames, skipped %" PRIu64 ", overruns %" PRIu64
                         ", mean latency %.2f ms, mean acquire+upload+release %.3f ms"
@@ -429,10 +437,24 @@ int viewer_run(const struct viewer_opts *o)
             v->total.shown, v->total.skipped, v->total.overruns,
             ms(v->total.latency_ns, v->total.shown), ms(v->total.upload_ns, v->total.shown),
             v->rd.renderer_name);
-out:
+    return status;
+}
+
+int viewer_run(const struct viewer_opts *o)
+{
+    struct viewer *v = calloc(1, sizeof(*v));
+    int status = VIEWER_EXIT_ERROR;
+
+    if (!v) {
+        fprintf(stderr, VIEWER_NAME ": out of memory\n");
+        return VIEWER_EXIT_ERROR;
+    }
+    v->o = o;
+    if (start(v) == 0 && loop(v) == 0)
+        status = finish(v);
     if (v->rd.window || v->rd.renderer)
         viewer_render_close(&v->rd);
     fbus_reader_close(v->reader);
     free(v);
-    return exit_code;
+    return status;
 }

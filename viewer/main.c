@@ -23,8 +23,8 @@ int main(int argc, char **argv)
     struct sigaction sa;
     int rc = viewer_parse_args(argc, argv, &o);
 
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
+    if (rc != VIEWER_RUN)
+        return rc;
     if (!o.headless) {
         const char *x = getenv("DISPLAY"), *wl = getenv("WAYLAND_DISPLAY");
         if ((!x || !*x) && (!wl || !*wl))

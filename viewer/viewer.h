@@ -14,10 +14,22 @@
 
 #include <SDL.h>
 
+#include "cli.h"
 #include "framebus/framebus.h"
 
 #define VIEWER_NAME        "framebus-viewer"
 #define VIEWER_DEFAULT_BUS "framebus"
+#ifndef VIEWER_VERSION
+#define VIEWER_VERSION "unknown"
+#endif
+
+/* Exit statuses, the framebus command's (common/cli.h): 0 done, 1 runtime
+ * error (a bad bus name included), 2 bad command line. */
+enum {
+    VIEWER_EXIT_OK = TOOL_EXIT_OK,
+    VIEWER_EXIT_ERROR = TOOL_EXIT_ERROR,
+    VIEWER_EXIT_USAGE = TOOL_EXIT_USAGE,
+};
 
 /* ------------------------------------------------------------- options */
 
@@ -32,16 +44,22 @@ struct viewer_opts {
     int overlay;           /* start with the stats overlay on */
     int same_user;         /* refuse buses of another user (--same-user) */
     uint64_t frames;       /* stop after this many shown frames; 0: never */
-    double timeout;        /* give up waiting for the first producer; <=0: never */
+    double timeout;        /* give up when no producer is there this long; 0: at
+                            * once (one look); < 0 (default): never */
     double stats_interval; /* seconds between stderr stats lines; 0: headless only */
     const char *screenshot_on_exit;
     const char *screenshot_dir;
 };
 
-/* Parse argv into o. Returns 0 to run, 1 when --help was printed (exit 0),
- * -1 after printing one error line to stderr (exit 2). */
+/* viewer_parse_args() returns this when the viewer should run. */
+#define VIEWER_RUN (-1)
+
+/* Parse argv into o. Returns VIEWER_RUN, or the exit status to exit with:
+ * 0 after --help or --version, VIEWER_EXIT_USAGE or VIEWER_EXIT_ERROR (bad
+ * bus name) after printing one error line on stderr. */
 int viewer_parse_args(int argc, char **argv, struct viewer_opts *o);
 void viewer_print_help(FILE *f);
+void viewer_print_version(FILE *f);
 
 /* ------------------------------------------------------------ formats */
 
