@@ -359,12 +359,62 @@ static int read_ppm(const char *path, struct image *im)
     return 0;
 }
 
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A 24-bit bottom-up BMP as a viewer writes it, to RGB. */
+static int read_bmp(const char *path, struct image *im)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t head[54];
+
+    im->px = NULL;
+    if (!f)
+        return -1;
+    if (fread(head, 1, sizeof(head), f) != sizeof(head) || memcmp(head, "BM", 2) != 0 ||
+        get32(head + 10) != 54 || head[28] != 24 || (int32_t)get32(head + 22) <= 0) {
+        fclose(f);
+        return -1;
+    }
+    im->w = (int)get32(head + 18);
+    im->h = (int)get32(head + 22);
+    size_t row = (size_t)im->w * 3, stride = (row + 3) & ~(size_t)3;
+    uint8_t *line = malloc(stride);
+    im->px = malloc(row * (size_t)im->h);
+    for (int y = im->h - 1; y >= 0 && line && im->px; y--) {
+        if (fread(line, 1, stride, f) != stride)
+            break;
+        for (size_t x = 0; x < row; x += 3) {
+            uint8_t *p = im->px + (size_t)y * row + x;
+            p[0] = line[x + 2];
+            p[1] = line[x + 1];
+            p[2] = line[x];
+        }
+        if (y == 0) {
+            free(line);
+            fclose(f);
+            return 0;
+        }
+    }
+    free(line);
+    free(im->px);
+    im->px = NULL;
+    fclose(f);
+    return -1;
+}
+
 /* Check the centre of each bar against the expected colours. */
 static void check_bars(const char *shot, const char *pf, int w, int h, const struct rgb bars[4])
 {
     struct image im;
+    size_t len = strlen(shot);
 
-    assert_int_equal(read_ppm(shot, &im), 0);
+    if (len > 4 && !strcmp(shot + len - 4, ".bmp"))
+        assert_int_equal(read_bmp(shot, &im), 0);
+    else
+        assert_int_equal(read_ppm(shot, &im), 0);
     assert_int_equal(im.w, w);
     assert_int_equal(im.h, h);
     for (int b = 0; b < 4; b++) {
@@ -396,14 +446,14 @@ static int try_wait(pid_t pid)
 
 /* ------------------------------------------------------------ tests */
 
-static void show_format(const char *pf)
+static void show_format_as(const char *pf, const char *ext)
 {
     char name[FBUS_NAME_MAX + 1], shot[256], err[256];
     struct pub p = {0};
     int w = 96, h = 48;
 
     tu_bus_name(name, sizeof(name), "vwfmt");
-    path_in_tmp(shot, sizeof(shot), "%s.ppm", pf);
+    path_in_tmp(shot, sizeof(shot), "%s.%s", pf, ext);
     path_in_tmp(err, sizeof(err), "%s.err", pf);
     assert_int_equal(pub_open(&p, name, pf, w, h, bars_a), 0);
     pid_t pid = spawn_viewer(err, "--bus", name, "--frames", "3", "--screenshot-on-exit", shot,
@@ -426,9 +476,16 @@ static void show_format(const char *pf)
     if (status != 0)
         print_error("viewer stderr:\n%s", slurp(err));
     assert_int_equal(status, 0);
-    check_bars(shot, pf, w, h, bars_a);
-    unlink(shot);
+    if (strcmp(ext, "png") != 0) { /* PNG is only checked for its signature */
+        check_bars(shot, pf, w, h, bars_a);
+        unlink(shot);
+    }
     unlink(err);
+}
+
+static void show_format(const char *pf)
+{
+    show_format_as(pf, "ppm");
 }
 
 #define FORMAT_TEST(id, pf)                                                                        \
@@ -461,6 +518,65 @@ FORMAT_TEST(yuv422p, "yuv422p")
 FORMAT_TEST(yuv444p, "yuv444p")
 FORMAT_TEST(yuv420p10le, "yuv420p10le")
 FORMAT_TEST(p010le, "p010le")
+
+static int run_viewer(const char **log, ...);
+
+/* Screenshots: BMP and PNG are written, other names refused before the
+ * viewer starts, a missing directory named, no frame said as such. */
+static void test_screenshots(void **state)
+{
+    const char *log;
+    char name[FBUS_NAME_MAX + 1], shot[256], want[512], png[256];
+    (void)state;
+
+    show_format_as("yuv420p", "bmp");
+    show_format_as("rgb24", "png");
+    path_in_tmp(png, sizeof(png), "rgb24.png");
+    FILE *f = fopen(png, "rb");
+    unsigned char sig[8] = {0};
+    assert_non_null(f);
+    assert_int_equal(fread(sig, 1, 8, f), 8);
+    fclose(f);
+    unlink(png);
+    assert_memory_equal(sig, "\x89PNG\r\n\x1a\n", 8);
+
+    tu_bus_name(name, sizeof(name), "vwshot");
+    assert_int_equal(run_viewer(&log, "--bus", name, "--screenshot-on-exit", "x.jpg", (char *)NULL),
+                     2);
+    assert_string_equal(log, "framebus-viewer: --screenshot-on-exit: \"x.jpg\": unknown file type "
+                             "(use .png, .bmp or .ppm) (see --help)\n");
+
+    path_in_tmp(shot, sizeof(shot), "no-such-dir/x.png");
+    assert_int_equal(run_viewer(&log, "--bus", name, "--screenshot-on-exit", shot, (char *)NULL),
+                     1);
+    snprintf(want, sizeof(want),
+             "framebus-viewer: --screenshot-on-exit: directory \"%s/no-such-dir\" does not "
+             "exist\n",
+             tmpdir);
+    assert_string_equal(log, want);
+
+    path_in_tmp(shot, sizeof(shot), "no-such-dir");
+    assert_int_equal(run_viewer(&log, "--bus", name, "--screenshot-dir", shot, (char *)NULL), 1);
+    snprintf(want, sizeof(want),
+             "framebus-viewer: --screenshot-dir: directory \"%s\" does not exist\n", shot);
+    assert_string_equal(log, want);
+
+    /* Stopped before any frame: that is what the message says. */
+    char err[256];
+    path_in_tmp(shot, sizeof(shot), "never.png");
+    path_in_tmp(err, sizeof(err), "never.err");
+    pid_t pid = spawn_viewer(err, "--bus", name, "--screenshot-on-exit", shot, (char *)NULL);
+    assert_true(pid > 0);
+    for (int i = 0; i < 500 && !strstr(slurp(err), "waiting for a producer"); i++)
+        tu_sleep_ms(10);
+    kill(pid, SIGTERM);
+    assert_int_equal(tu_wait(pid, 10000), 1);
+    snprintf(want, sizeof(want), "framebus-viewer: cannot save screenshot %s: no frame was shown\n",
+             shot);
+    assert_non_null(strstr(slurp(err), want));
+    assert_int_equal(access(shot, F_OK), -1);
+    unlink(err);
+}
 
 /* A frame the viewer cannot display is reported once, not shown, and the
  * viewer goes on with the next displayable one. */
@@ -1013,6 +1129,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_display_unreachable),
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_screenshots),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, setup, teardown);

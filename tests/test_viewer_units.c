@@ -4,11 +4,15 @@
  * letterboxing, the pixel-format table, the frame plane-table check that
  * guards uploads against a lying producer, option parsing, the stats line.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -202,6 +206,80 @@ static void test_options(void **state)
     assert_int_equal(viewer_parse_args(3, b8, &o), 2);
 }
 
+static void test_screenshot_name(void **state)
+{
+    struct timespec t = {1700000000, 7 * 1000000 + 999};
+    char buf[256];
+    (void)state;
+
+    setenv("TZ", "UTC", 1);
+    tzset();
+    assert_int_equal(viewer_screenshot_name(buf, sizeof(buf), "/tmp", "cam", &t), 0);
+    /* Milliseconds are zero-padded, so names sort in time order. */
+    assert_string_equal(buf, "/tmp/framebus-cam-20231114-221320.007.png");
+    t.tv_nsec = 999999999;
+    assert_int_equal(viewer_screenshot_name(buf, sizeof(buf), ".", "cam", &t), 0);
+    assert_string_equal(buf, "./framebus-cam-20231114-221320.999.png");
+    assert_int_equal(viewer_screenshot_name(buf, 20, ".", "cam", &t), -ENAMETOOLONG);
+}
+
+static void test_screenshot_kinds(void **state)
+{
+    char dir[64], path[128];
+    (void)state;
+
+    assert_int_equal(viewer_screenshot_kind("a.png"), VIEWER_SHOT_PNG);
+    assert_int_equal(viewer_screenshot_kind("a.PNG"), VIEWER_SHOT_PNG);
+    assert_int_equal(viewer_screenshot_kind("a.bmp"), VIEWER_SHOT_BMP);
+    assert_int_equal(viewer_screenshot_kind("a.ppm"), VIEWER_SHOT_PPM);
+    assert_int_equal(viewer_screenshot_kind("a.jpg"), -EINVAL);
+    assert_int_equal(viewer_screenshot_kind("png"), -EINVAL);
+
+    assert_int_equal(viewer_screenshot_dir_check("x.png", 0, dir, sizeof(dir)), 0);
+    assert_string_equal(dir, ".");
+    assert_int_equal(viewer_screenshot_dir_check("/x.png", 0, dir, sizeof(dir)), 0);
+    assert_string_equal(dir, "/");
+    assert_int_equal(viewer_screenshot_dir_check("/no/such/dir/x.png", 0, dir, sizeof(dir)),
+                     -ENOENT);
+    assert_string_equal(dir, "/no/such/dir");
+    assert_int_equal(viewer_screenshot_dir_check("/no/such", 1, dir, sizeof(dir)), -ENOENT);
+    assert_int_equal(viewer_screenshot_dir_check("/dev/null/x.png", 0, dir, sizeof(dir)), -ENOTDIR);
+
+    /* Writing: a missing directory is ENOENT, an unknown type EINVAL. */
+    uint8_t rgb[3 * 3 * 2];
+    for (size_t i = 0; i < sizeof(rgb); i++)
+        rgb[i] = (uint8_t)(i * 10);
+    assert_int_equal(viewer_screenshot_write("/no/such/dir/x.png", rgb, 3, 2), -ENOENT);
+    assert_int_equal(viewer_screenshot_write("/tmp/x.jpg", rgb, 3, 2), -EINVAL);
+
+    /* A 3x2 BMP: 24-bit, bottom-up BGR rows padded to 4 bytes. */
+    snprintf(path, sizeof(path), "/tmp/fbus-vwunit-%d.bmp", (int)getpid());
+    assert_int_equal(viewer_screenshot_write(path, rgb, 3, 2), 0);
+    uint8_t file[128];
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(file, 1, sizeof(file), f);
+    fclose(f);
+    unlink(path);
+    assert_int_equal(n, 54 + 2 * 12);
+    assert_memory_equal(file, "BM", 2);
+    assert_int_equal(file[2], 54 + 24);
+    assert_int_equal(file[10], 54);
+    assert_int_equal(file[18], 3);
+    assert_int_equal(file[22], 2);
+    assert_int_equal(file[28], 24);
+    for (int y = 0; y < 2; y++) {
+        const uint8_t *row = file + 54 + (size_t)(1 - y) * 12;
+        for (int x = 0; x < 3; x++) {
+            const uint8_t *px = rgb + (y * 3 + x) * 3;
+            assert_int_equal(row[x * 3], px[2]);
+            assert_int_equal(row[x * 3 + 1], px[1]);
+            assert_int_equal(row[x * 3 + 2], px[0]);
+        }
+        assert_int_equal(row[9] | row[10] | row[11], 0);
+    }
+}
+
 static void test_stats_line(void **state)
 {
     struct viewer_stats st = {0};
@@ -267,10 +345,15 @@ static void test_overlay_font(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keys),         cmocka_unit_test(test_letterbox),
-        cmocka_unit_test(test_pixfmt_table), cmocka_unit_test(test_frame_check),
-        cmocka_unit_test(test_options),      cmocka_unit_test(test_stats_line),
+        cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_letterbox),
+        cmocka_unit_test(test_pixfmt_table),
+        cmocka_unit_test(test_frame_check),
+        cmocka_unit_test(test_options),
+        cmocka_unit_test(test_stats_line),
         cmocka_unit_test(test_overlay_font),
+        cmocka_unit_test(test_screenshot_name),
+        cmocka_unit_test(test_screenshot_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,6 +120,27 @@ static void periodic(struct viewer *v, int64_t now)
     }
 }
 
+/* Why a screenshot could not be written, naming what the user must fix. */
+static void screenshot_error(const char *path, int rc)
+{
+    char dir[4096];
+
+    if (rc == -EAGAIN) {
+        fprintf(stderr, VIEWER_NAME ": cannot save screenshot %s: no frame was shown\n", path);
+    } else if ((rc == -ENOENT || rc == -ENOTDIR) &&
+               viewer_screenshot_dir_check(path, 0, dir, sizeof(dir)) < 0) {
+        fprintf(stderr, VIEWER_NAME ": cannot save screenshot %s: directory \"%s\" %s\n", path, dir,
+                rc == -ENOENT ? "does not exist" : "is not a directory");
+    } else if (rc == -EINVAL) {
+        fprintf(stderr,
+                VIEWER_NAME ": cannot save screenshot %s: unknown file type (use .png, .bmp or "
+                            ".ppm)\n",
+                path);
+    } else {
+        fprintf(stderr, VIEWER_NAME ": cannot save screenshot %s: %s\n", path, strerror(-rc));
+    }
+}
+
 /* Save the frame on screen to path. Returns 0, or a negative errno after
  * the message. */
 static int screenshot(struct viewer *v, const char *path)
@@ -132,10 +153,8 @@ static int screenshot(struct viewer *v, const char *path)
         rc = viewer_screenshot_write(path, rgb, w, h);
         free(rgb);
     }
-    if (rc == -ENOENT)
-        fprintf(stderr, VIEWER_NAME ": no frame to save in %s yet\n", path);
-    else if (rc < 0)
-        fprintf(stderr, VIEWER_NAME ": cannot save screenshot %s: %s\n", path, strerror(-rc));
+    if (rc < 0)
+        screenshot_error(path, rc);
     else
         fprintf(stderr, VIEWER_NAME ": saved screenshot %s (%dx%d)\n", path, w, h);
     return rc;
@@ -143,14 +162,14 @@ static int screenshot(struct viewer *v, const char *path)
 
 static void screenshot_key(struct viewer *v)
 {
-    char path[4096], stamp[32];
-    time_t t = time(NULL);
-    struct tm tm;
+    char path[4096];
+    struct timespec now;
 
-    localtime_r(&t, &tm);
-    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-    snprintf(path, sizeof(path), "%s/framebus-%s-%s-%" PRIu64 ".png", v->o->screenshot_dir,
-             v->o->bus, stamp, v->total.shown);
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (viewer_screenshot_name(path, sizeof(path), v->o->screenshot_dir, v->o->bus, &now) < 0) {
+        fprintf(stderr, VIEWER_NAME ": --screenshot-dir: name too long\n");
+        return;
+    }
     (void)screenshot(v, path);
 }
 

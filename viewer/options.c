@@ -4,6 +4,7 @@
  * are one table (name, kind of value, field it sets); values are parsed with
  * the shared helpers of common/cli.c, as the framebus command does.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -167,6 +168,22 @@ static int apply(const struct optdef *d, const char *arg, struct viewer_opts *o)
     return VIEWER_RUN;
 }
 
+/* 1 after a message if the directory of a screenshot path is missing. */
+static int dir_missing(const char *opt, const char *path, int is_dir)
+{
+    char dir[4096];
+    int rc = viewer_screenshot_dir_check(path, is_dir, dir, sizeof(dir));
+
+    if (rc == 0)
+        return 0;
+    if (rc == -ENOENT || rc == -ENOTDIR)
+        fprintf(stderr, VIEWER_NAME ": %s: directory \"%s\" %s\n", opt, dir,
+                rc == -ENOENT ? "does not exist" : "is not a directory");
+    else
+        fprintf(stderr, VIEWER_NAME ": %s: directory \"%s\": %s\n", opt, dir, strerror(-rc));
+    return 1;
+}
+
 /* The checks that need every option: the positional bus and its name. */
 static int finish(int argc, char **argv, int bus_given, struct viewer_opts *o)
 {
@@ -178,11 +195,19 @@ static int finish(int argc, char **argv, int bus_given, struct viewer_opts *o)
         o->bus = argv[optind];
     }
     o->headless = o->headless_forced;
+    if (o->screenshot_on_exit && viewer_screenshot_kind(o->screenshot_on_exit) < 0)
+        return usage("--screenshot-on-exit: \"%s\": unknown file type (use .png, .bmp or .ppm)",
+                     o->screenshot_on_exit);
     if (fbus_name_check(o->bus) < 0) {
         /* A bad name is a runtime error, as in the framebus command. */
         fprintf(stderr, VIEWER_NAME ": bus \"%s\": %s\n", o->bus, fbus_strerror(FBUS_EBADNAME));
         return VIEWER_EXIT_ERROR;
     }
+    /* Better now than after a long session: where screenshots go. */
+    if (o->screenshot_on_exit && dir_missing("--screenshot-on-exit", o->screenshot_on_exit, 0))
+        return VIEWER_EXIT_ERROR;
+    if (dir_missing("--screenshot-dir", o->screenshot_dir, 1))
+        return VIEWER_EXIT_ERROR;
     return VIEWER_RUN;
 }
 

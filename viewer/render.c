@@ -267,7 +267,7 @@ int viewer_render_read_frame(struct viewer_render *rd, uint8_t **rgb, int *w, in
 
     *rgb = NULL;
     if (!rd->texture || !rd->have_image)
-        return -ENOENT;
+        return -EAGAIN;
     /* Draw the texture 1:1 into a target of the frame's size: this reads
      * back exactly what the texture holds, whatever the window size. */
     target = SDL_CreateTexture(rd->renderer, SDL_PIXELFORMAT_ARGB8888, SDL_TEXTUREACCESS_TARGET,

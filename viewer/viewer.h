@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <SDL.h>
 
@@ -148,7 +149,8 @@ void viewer_render_draw(struct viewer_render *rd);
 void viewer_render_toggle_fullscreen(struct viewer_render *rd);
 void viewer_render_title(struct viewer_render *rd, const char *title);
 /* Read the current frame back at its own size as packed RGB24 (malloc'd,
- * stride w * 3). Returns 0, -ENOENT before the first frame, or -EIO. */
+ * stride w * 3). Returns 0, -EAGAIN before the first frame, -ENOMEM or
+ * -EIO. */
 int viewer_render_read_frame(struct viewer_render *rd, uint8_t **rgb, int *w, int *h);
 
 /* ------------------------------------------------------------- overlay */
@@ -162,8 +164,26 @@ void viewer_overlay_draw(SDL_Renderer *r, const char *text, int out_h);
 
 /* ---------------------------------------------------------- screenshot */
 
-/* Write packed RGB24 pixels to path: PNG (libavcodec) unless the name ends
- * in .bmp (SDL) or .ppm. Returns 0 or a negative errno. */
+enum { VIEWER_SHOT_PNG, VIEWER_SHOT_BMP, VIEWER_SHOT_PPM };
+
+/* The file format a screenshot name asks for by its extension (.png, .bmp,
+ * .ppm, any case), or -EINVAL for any other name. */
+int viewer_screenshot_kind(const char *path);
+
+/* Check that the directory a screenshot goes to exists: path itself if
+ * is_dir, else the directory part of path ("." if none). Copies that
+ * directory's name to dir. Returns 0, -ENOTDIR or stat's negative errno. */
+int viewer_screenshot_dir_check(const char *path, int is_dir, char *dir, size_t dirlen);
+
+/* The name the s key saves to: DIR/framebus-BUS-YYYYMMDD-HHMMSS.mmm.png
+ * (local time, milliseconds zero-padded). Returns 0 or -ENAMETOOLONG. */
+int viewer_screenshot_name(char *buf, size_t len, const char *dir, const char *bus,
+                           const struct timespec *now);
+
+/* Write packed RGB24 pixels to path as PNG (libavcodec), BMP (24-bit) or
+ * PPM (binary), as its extension says. Returns 0 or a negative errno:
+ * -EINVAL for an unknown extension, -ENOENT when the directory does not
+ * exist. */
 int viewer_screenshot_write(const char *path, const uint8_t *rgb, int w, int h);
 
 /* ---------------------------------------------------------------- loop */
