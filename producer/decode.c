@@ -289,6 +289,25 @@ AVRational prod_decoder_time_base(const prod_decoder *d)
     return d->tb;
 }
 
+AVRational prod_decoder_frame_rate(const prod_decoder *d)
+{
+    AVRational r = av_guess_frame_rate(d->fmt, d->fmt->streams[d->stream], NULL);
+
+    if (r.num <= 0 || r.den <= 0)
+        return (AVRational){0, 1};
+    av_reduce(&r.num, &r.den, r.num, r.den, INT32_MAX);
+    return r;
+}
+
+AVRational prod_decoder_sar(const prod_decoder *d, AVFrame *frame)
+{
+    AVRational sar = av_guess_sample_aspect_ratio(d->fmt, d->fmt->streams[d->stream], frame);
+
+    if (sar.num <= 0 || sar.den <= 0)
+        return (AVRational){0, 1};
+    return sar;
+}
+
 uint64_t prod_decoder_corrupt(const prod_decoder *d)
 {
     return d->corrupt;

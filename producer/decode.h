@@ -35,6 +35,15 @@ int prod_decoder_next(prod_decoder *d, AVFrame *frame, char *err, size_t errlen)
 /* Time base of the timestamps prod_decoder_next() returns. */
 AVRational prod_decoder_time_base(const prod_decoder *d);
 
+/* The stream's nominal frame rate, as ffmpeg guesses it for its output
+ * (r_frame_rate, or avg_frame_rate when that is the better guess); 0/1 when
+ * the input does not say. */
+AVRational prod_decoder_frame_rate(const prod_decoder *d);
+
+/* The sample (pixel) aspect ratio of a decoded frame: the container's, else
+ * the codec's; 0/1 when neither says. */
+AVRational prod_decoder_sar(const prod_decoder *d, AVFrame *frame);
+
 /* Packets the decoder refused or failed on (counted, then skipped). */
 uint64_t prod_decoder_corrupt(const prod_decoder *d);
 

@@ -43,6 +43,7 @@ struct producer {
     fbus_format fmt;           /* of the frame being published */
     int fmt_w, fmt_h, fmt_src; /* what fmt was made for */
     AVRational tb;
+    AVRational rate; /* nominal frame rate published in the metadata */
     int64_t first_pts;
     uint64_t published;
     double media_t;
@@ -141,14 +142,61 @@ static int fill_slot(struct producer *p, const fbus_slot *slot)
     return ret;
 }
 
+/* The colour description of the published frame in H.273 code points
+ * (libavutil's enums use the same numbers). libswscale keeps a YUV source's
+ * matrix, makes RGB from YUV, and makes YUV from RGB with BT.601 limited. */
+static void frame_color(const struct producer *p, fbus_color *c)
+{
+    const AVFrame *f = p->frame;
+    const AVPixFmtDescriptor *in = av_pix_fmt_desc_get(f->format);
+    const AVPixFmtDescriptor *out = av_pix_fmt_desc_get(out_pix_fmt(p, f->format));
+    int in_rgb = in && (in->flags & AV_PIX_FMT_FLAG_RGB);
+    int out_rgb = out && (out->flags & AV_PIX_FMT_FLAG_RGB);
+
+    c->primaries = f->color_primaries == AVCOL_PRI_UNSPECIFIED ? 0 : (uint8_t)f->color_primaries;
+    c->transfer = f->color_trc == AVCOL_TRC_UNSPECIFIED ? 0 : (uint8_t)f->color_trc;
+    if (out_rgb) {
+        c->matrix = 0;
+        c->range = FBUS_RANGE_FULL;
+    } else if (in_rgb) {
+        c->matrix = AVCOL_SPC_SMPTE170M;
+        c->range = FBUS_RANGE_LIMITED;
+    } else {
+        c->matrix = f->colorspace == AVCOL_SPC_UNSPECIFIED ? 0 : (uint8_t)f->colorspace;
+        c->range = f->color_range == AVCOL_RANGE_JPEG   ? FBUS_RANGE_FULL
+                   : f->color_range == AVCOL_RANGE_MPEG ? FBUS_RANGE_LIMITED
+                                                        : FBUS_RANGE_UNKNOWN;
+    }
+}
+
+/* The decoded frame's pixel aspect, as published: scaling to --size changes
+ * it the way ffmpeg's scale filter does, so the picture keeps its shape. */
+static AVRational frame_sar(const struct producer *p)
+{
+    AVRational sar = prod_decoder_sar(p->dec, p->frame);
+
+    if (sar.num > 0 && (p->fmt_w != p->frame->width || p->fmt_h != p->frame->height))
+        av_reduce(&sar.num, &sar.den, (int64_t)sar.num * p->fmt_h * p->frame->width,
+                  (int64_t)sar.den * p->fmt_w * p->frame->height, INT32_MAX);
+    return sar;
+}
+
 static void frame_meta(struct producer *p, fbus_meta *meta)
 {
     memset(meta, 0, sizeof(*meta));
     if (is_pattern(p)) {
         meta->pts = (int64_t)p->published;
         meta->flags = FBUS_FRAME_KEY;
+        meta->sar_num = meta->sar_den = 1;
         p->media_t = (double)p->published * av_q2d(p->tb);
     } else {
+        AVRational sar = frame_sar(p);
+
+        if (sar.num > 0) {
+            meta->sar_num = sar.num;
+            meta->sar_den = sar.den;
+        }
+        frame_color(p, &meta->color);
         meta->pts = p->frame->pts == AV_NOPTS_VALUE ? INT64_MIN : p->frame->pts;
         meta->flags = p->frame->key_frame ? FBUS_FRAME_KEY : 0;
         if (p->frame->pts != AV_NOPTS_VALUE) {
@@ -161,6 +209,10 @@ static void frame_meta(struct producer *p, fbus_meta *meta)
     }
     meta->tb_num = p->tb.num;
     meta->tb_den = p->tb.den;
+    if (p->rate.num > 0) {
+        meta->rate_num = p->rate.num;
+        meta->rate_den = p->rate.den;
+    }
 }
 
 static void bus_error(struct producer *p, int err)
@@ -271,6 +323,7 @@ static int open_source(struct producer *p)
     if (!o->input) {
         /* The pattern's clock: its own rate, or the one asked for. */
         p->tb = o->pace == PROD_PACE_RATE ? av_inv_q(o->rate) : (AVRational){1, PATTERN_FPS};
+        p->rate = av_inv_q(p->tb);
         ret = update_format(p);
         if (ret < 0)
             return ret;
@@ -295,6 +348,8 @@ static int open_source(struct producer *p)
     if (ret < 0)
         return ret;
     p->tb = prod_decoder_time_base(p->dec);
+    /* --fps N plays the frames at N per second: that is their rate now. */
+    p->rate = o->pace == PROD_PACE_RATE ? o->rate : prod_decoder_frame_rate(p->dec);
     /* The first frame sizes the bus. */
     ret = next_frame(p);
     if (ret == AVERROR_EOF && !*p->stop) {

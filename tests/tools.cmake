@@ -16,6 +16,17 @@ if(TARGET framebus_tools_core)
             LABELS tools)
         add_dependencies(${t} framebus_cmd)
     endforeach()
+    # framebus-producer -> bus -> framebus cat: the metadata of recordings.
+    if(TARGET framebus-producer)
+        fbus_add_test(test_tools_meta
+            SOURCES test_tools_meta.c test_tools_util.c ${FBUS_TESTUTIL}
+            LIBS framebus::framebus
+            TIMEOUT 300
+            LABELS tools)
+        add_dependencies(test_tools_meta framebus_cmd framebus-producer)
+    else()
+        message(STATUS "test_tools_meta: not built (no framebus-producer)")
+    endif()
 else()
     message(STATUS "tests of the framebus command: not built (FBUS_BUILD_PROGRAMS=OFF)")
 endif()

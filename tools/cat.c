@@ -42,6 +42,7 @@ struct cat {
     int started;            /* header (y4m) or hint (raw) written */
     fbus_format out;        /* the format the header describes */
     int rate_num, rate_den; /* and the rate it gives */
+    int sar_num, sar_den;   /* pixel aspect of the first frame, 0:0 unknown */
     uint64_t written;       /* frames written */
     uint8_t *buf;           /* a private copy of a frame */
     uint64_t buf_size;
@@ -127,8 +128,9 @@ static int start_output(struct cat *c, const fbus_format *fmt, int rate_num, int
         h.rate_num = rate_num;
         h.rate_den = rate_den;
         h.interlace = 'p';
-        h.aspect_num = 1;
-        h.aspect_den = 1;
+        /* An unknown aspect (0:0) is square pixels to every reader. */
+        h.aspect_num = c->sar_num > 0 && c->sar_den > 0 ? c->sar_num : 1;
+        h.aspect_den = c->sar_num > 0 && c->sar_den > 0 ? c->sar_den : 1;
         n = y4m_format_header(line, sizeof(line), &h);
         if (n < 0)
             return -1;
@@ -224,7 +226,12 @@ static int take(struct cat *c, fbus_frame *f)
         data[i] = f->data[i];
 
     if (!c->started && !c->pending) {
-        if (tb_is_frame_rate(f->tb_num, f->tb_den)) {
+        c->sar_num = f->sar_num;
+        c->sar_den = f->sar_den;
+        if (f->rate_num > 0 && f->rate_den > 0) {
+            /* The writer said the stream's rate: no guessing. */
+            rc = start_output(c, &fmt, f->rate_num, f->rate_den);
+        } else if (tb_is_frame_rate(f->tb_num, f->tb_den)) {
             int64_t n = f->tb_den, d = f->tb_num;
 
             tool_reduce(&n, &d);

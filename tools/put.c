@@ -32,6 +32,8 @@ struct put {
     uint32_t width, height; /* 0: not given */
     const char *pix_fmt;    /* NULL: not given */
     int rate_num, rate_den; /* 0: not given */
+    int sar_num, sar_den;   /* from the y4m header; 0:0 unknown */
+    int range;              /* FBUS_RANGE_* from the y4m header */
     uint32_t slots;
     int wait_readers;
 
@@ -93,6 +95,14 @@ static int read_y4m_header(struct put *p)
         p->rate_num = h.rate_num > 0 ? h.rate_num : DEFAULT_RATE_NUM;
         p->rate_den = h.rate_num > 0 ? h.rate_den : DEFAULT_RATE_DEN;
     }
+    if (h.aspect_num > 0 && h.aspect_den > 0) {
+        p->sar_num = h.aspect_num;
+        p->sar_den = h.aspect_den;
+    }
+    p->range = h.range == Y4M_RANGE_FULL      ? FBUS_RANGE_FULL
+               : h.range == Y4M_RANGE_LIMITED ? FBUS_RANGE_LIMITED
+               : h.pixfmt->full_range         ? FBUS_RANGE_FULL
+                                              : FBUS_RANGE_UNKNOWN;
     return 0;
 }
 
@@ -207,6 +217,11 @@ static int put_frame(struct put *p)
     meta.tb_num = p->rate_den;
     meta.tb_den = p->rate_num;
     meta.flags = FBUS_FRAME_KEY;
+    meta.rate_num = p->rate_num;
+    meta.rate_den = p->rate_den;
+    meta.sar_num = p->sar_num;
+    meta.sar_den = p->sar_den;
+    meta.color.range = (uint8_t)p->range;
     rc = fbus_writer_publish(p->writer, &slot, &meta);
     if (rc < 0) {
         tool_error(CMD, "bus \"%s\": %s", p->name, fbus_strerror(rc));
