@@ -3,7 +3,7 @@
 # Does nothing when they are all there; needs root (or sudo) otherwise.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang
-      libsdl2-dev libavcodec-dev libavformat-dev libswscale-dev libavutil-dev
+      libsdl2-dev libx11-dev libavcodec-dev libavformat-dev libswscale-dev libavutil-dev
       libcmocka-dev ffmpeg xvfb xauth
       gnuplot-nox    # the plot of `framebus bench --sweep`
       python3-dev python3-numpy python3-pytest python3-opencv  # python/

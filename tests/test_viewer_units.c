@@ -60,6 +60,33 @@ static void test_letterbox(void **state)
     assert_rect(viewer_letterbox(640, 480, 0, 0), 0, 0, 640, 480);
 }
 
+static void test_display_size(void **state)
+{
+    int w, h;
+    (void)state;
+
+    /* PAL 16:9 anamorphic: 720x576 at 64:45 shows at 1024x576 (16:9). */
+    viewer_display_size(720, 576, 64, 45, &w, &h);
+    assert_int_equal(w, 1024);
+    assert_int_equal(h, 576);
+    assert_rect(viewer_letterbox(1280, 720, w, h), 0, 0, 1280, 720);
+    /* PAL 4:3: 720x576 at 16:15 is 768x576. */
+    viewer_display_size(720, 576, 16, 15, &w, &h);
+    assert_int_equal(w, 768);
+    assert_int_equal(h, 576);
+    /* Tall pixels stretch the height. */
+    viewer_display_size(640, 480, 1, 2, &w, &h);
+    assert_int_equal(w, 640);
+    assert_int_equal(h, 960);
+    /* Unknown, square, invalid or absurd: as coded. */
+    const int32_t sars[][2] = {{0, 0}, {1, 1}, {0, 1}, {1, 0}, {-4, 3}, {1000, 1}, {1, 1000}};
+    for (size_t i = 0; i < sizeof(sars) / sizeof(sars[0]); i++) {
+        viewer_display_size(720, 576, sars[i][0], sars[i][1], &w, &h);
+        assert_int_equal(w, 720);
+        assert_int_equal(h, 576);
+    }
+}
+
 static void test_pixfmt_table(void **state)
 {
     static const struct {
@@ -345,15 +372,11 @@ static void test_overlay_font(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_letterbox),
-        cmocka_unit_test(test_pixfmt_table),
-        cmocka_unit_test(test_frame_check),
-        cmocka_unit_test(test_options),
-        cmocka_unit_test(test_stats_line),
-        cmocka_unit_test(test_overlay_font),
-        cmocka_unit_test(test_screenshot_name),
-        cmocka_unit_test(test_screenshot_kinds),
+        cmocka_unit_test(test_keys),         cmocka_unit_test(test_letterbox),
+        cmocka_unit_test(test_pixfmt_table), cmocka_unit_test(test_frame_check),
+        cmocka_unit_test(test_options),      cmocka_unit_test(test_stats_line),
+        cmocka_unit_test(test_overlay_font), cmocka_unit_test(test_screenshot_name),
+        cmocka_unit_test(test_display_size), cmocka_unit_test(test_screenshot_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

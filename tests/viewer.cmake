@@ -17,10 +17,11 @@ else()
     message(STATUS "tests of the viewer: not built (FBUS_BUILD_PROGRAMS=OFF)")
 endif()
 
-# The keys, pressed for real in a window on a private Xvfb (skipped without
-# Xvfb); X11 comes with libsdl2-dev.
+# The keys, pressed for real in a window on a private Xvfb, and fullscreen
+# on a screen without a window manager; X11 comes with libsdl2-dev.
 find_package(X11)
-if(TARGET framebus-viewer AND X11_FOUND)
+find_program(FBUS_XVFB Xvfb)
+if(TARGET framebus-viewer AND X11_FOUND AND FBUS_XVFB)
     fbus_add_test(test_viewer_keys
         SOURCES test_viewer_keys.c ${CMAKE_CURRENT_SOURCE_DIR}/testutil.c
         LIBS framebus::framebus X11::X11
@@ -28,5 +29,6 @@ if(TARGET framebus-viewer AND X11_FOUND)
         LABELS viewer)
     add_dependencies(test_viewer_keys framebus-viewer)
 else()
-    message(STATUS "test_viewer_keys: not built (needs the programs and X11)")
+    message(WARNING "test_viewer_keys: not built (needs the programs, X11 and Xvfb: "
+                    "scripts/install-deps.sh)")
 endif()

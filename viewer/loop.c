@@ -183,7 +183,9 @@ static int handle_events(struct viewer *v)
         case SDL_QUIT:
             return 1;
         case SDL_WINDOWEVENT:
-            if (ev.window.event == SDL_WINDOWEVENT_RESIZED)
+            /* The user sized the window: keep that size. (Going to and
+             * from fullscreen resizes it too.) */
+            if (ev.window.event == SDL_WINDOWEVENT_RESIZED && !v->rd.fullscreen)
                 v->rd.sized = 1;
             if (ev.window.event == SDL_WINDOWEVENT_EXPOSED ||
                 ev.window.event == SDL_WINDOWEVENT_SIZE_CHANGED)

@@ -31,6 +31,25 @@ SDL_Rect viewer_letterbox(int out_w, int out_h, int src_w, int src_h)
     return r;
 }
 
+void viewer_display_size(int w, int h, int32_t sar_num, int32_t sar_den, int *dw, int *dh)
+{
+    *dw = w;
+    *dh = h;
+    /* Unknown (0/0), invalid or absurd ratios show the pixels square. */
+    if (sar_num <= 0 || sar_den <= 0 || sar_num == sar_den || (int64_t)sar_num > 100LL * sar_den ||
+        (int64_t)sar_den > 100LL * sar_num)
+        return;
+    /* Widen (or heighten) the picture rather than shrink it, as ffplay
+     * does, so no coded row or column is lost at 1:1 zoom. */
+    if (sar_num > sar_den) {
+        int64_t v = ((int64_t)w * sar_num + sar_den / 2) / sar_den;
+        *dw = v > 65536 ? 65536 : (int)v;
+    } else {
+        int64_t v = ((int64_t)h * sar_den + sar_num / 2) / sar_num;
+        *dh = v > 65536 ? 65536 : (int)v;
+    }
+}
+
 int viewer_render_open(struct viewer_render *rd, const struct viewer_opts *o, char *err,
                        size_t errlen)
 {
@@ -67,10 +86,6 @@ int viewer_render_open(struct viewer_render *rd, const struct viewer_opts *o, ch
                  x && *x && wl && *wl ? " / " : "", wl && *wl ? wl : "", SDL_GetError());
         return -EIO;
     }
-    if (o->fullscreen && !rd->headless) {
-        wflags |= SDL_WINDOW_FULLSCREEN_DESKTOP;
-        rd->fullscreen = 1;
-    }
     rd->window = SDL_CreateWindow(VIEWER_NAME, SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, 640,
                                   360, wflags);
     if (!rd->window) {
@@ -90,6 +105,11 @@ int viewer_render_open(struct viewer_render *rd, const struct viewer_opts *o, ch
     }
     snprintf(rd->renderer_name, sizeof(rd->renderer_name), "%s",
              SDL_GetRendererInfo(rd->renderer, &info) == 0 && info.name ? info.name : "unknown");
+    /* Fullscreen once the renderer exists (an OpenGL renderer recreates
+     * the window); how depends on whether a window manager is there. */
+    rd->has_wm = rd->headless || viewer_window_manager(rd->window);
+    if (o->fullscreen && !rd->headless)
+        viewer_render_toggle_fullscreen(rd);
     SDL_SetRenderDrawColor(rd->renderer, 0, 0, 0, 255);
     SDL_RenderClear(rd->renderer);
     SDL_RenderPresent(rd->renderer);
@@ -115,14 +135,16 @@ void viewer_render_close(struct viewer_render *rd)
     memset(rd, 0, sizeof(*rd));
 }
 
-/* Size a new window to its first frame, shrunk to fit the screen. */
+/* Size a new window to its first frame, shrunk to fit the screen. A
+ * fullscreen window keeps the screen; the size is what leaving
+ * fullscreen by hand restores. */
 static void fit_window(struct viewer_render *rd, int w, int h)
 {
     SDL_Rect usable;
     int display = SDL_GetWindowDisplayIndex(rd->window);
 
     rd->sized = 1;
-    if (rd->fullscreen)
+    if (rd->fullscreen && !rd->manual_fs)
         return;
     if (display >= 0 && SDL_GetDisplayUsableBounds(display, &usable) == 0 && usable.w > 0 &&
         usable.h > 0) {
@@ -131,6 +153,11 @@ static void fit_window(struct viewer_render *rd, int w, int h)
             w = fit.w;
             h = fit.h;
         }
+        if (rd->manual_fs) {
+            rd->windowed =
+                (SDL_Rect){usable.x + (usable.w - w) / 2, usable.y + (usable.h - h) / 2, w, h};
+            return;
+        }
     }
     SDL_SetWindowSize(rd->window, w, h);
     if (!rd->headless)
@@ -138,7 +165,8 @@ static void fit_window(struct viewer_render *rd, int w, int h)
 }
 
 static int make_texture(struct viewer_render *rd, const fbus_format *fmt,
-                        const struct viewer_pixfmt *pf, char *err, size_t errlen)
+                        const struct viewer_pixfmt *pf, int32_t sar_num, int32_t sar_den, char *err,
+                        size_t errlen)
 {
     int w = (int)fmt->width, h = (int)fmt->height;
 
@@ -164,10 +192,11 @@ static int make_texture(struct viewer_render *rd, const fbus_format *fmt,
     SDL_SetTextureBlendMode(rd->texture, SDL_BLENDMODE_NONE);
     rd->tex_w = w;
     rd->tex_h = h;
+    viewer_display_size(w, h, sar_num, sar_den, &rd->disp_w, &rd->disp_h);
     rd->pf = pf;
     snprintf(rd->pix_fmt, sizeof(rd->pix_fmt), "%s", fmt->pix_fmt);
     if (!rd->sized)
-        fit_window(rd, w, h);
+        fit_window(rd, rd->disp_w, rd->disp_h);
     return 0;
 }
 
@@ -187,9 +216,13 @@ int viewer_render_upload(struct viewer_render *rd, const fbus_frame *f, char *er
     pf = viewer_pixfmt_find(fmt->pix_fmt);
     if (!rd->texture || rd->tex_w != (int)fmt->width || rd->tex_h != (int)fmt->height ||
         strcmp(rd->pix_fmt, fmt->pix_fmt) != 0) {
-        rc = make_texture(rd, fmt, pf, err, errlen);
+        rc = make_texture(rd, fmt, pf, f->sar_num, f->sar_den, err, errlen);
         if (rc < 0)
             return rc;
+    } else {
+        /* The pixel aspect may change without the format (a new producer
+         * on the same slots): it only changes the drawing. */
+        viewer_display_size(rd->tex_w, rd->tex_h, f->sar_num, f->sar_den, &rd->disp_w, &rd->disp_h);
     }
 
     /* The frame's planes are read in place from the shared mapping with
@@ -237,7 +270,7 @@ void viewer_render_draw(struct viewer_render *rd)
     if (SDL_GetRendererOutputSize(rd->renderer, &ow, &oh) < 0)
         ow = oh = 0;
     if (rd->texture && rd->have_image && ow > 0 && oh > 0) {
-        SDL_Rect dst = viewer_letterbox(ow, oh, rd->tex_w, rd->tex_h);
+        SDL_Rect dst = viewer_letterbox(ow, oh, rd->disp_w, rd->disp_h);
         SDL_RenderCopy(rd->renderer, rd->texture, NULL, &dst);
     }
     if (rd->show_overlay && rd->overlay[0] && oh > 0)
@@ -245,10 +278,41 @@ void viewer_render_draw(struct viewer_render *rd)
     SDL_RenderPresent(rd->renderer);
 }
 
+/* Fullscreen by hand, for X11 without a window manager: SDL would ask a WM
+ * that is not there, keep the window's size and draw for the whole screen
+ * (a zoomed, cropped picture). Without a WM the window takes the geometry
+ * it asks for: no border, the display's bounds; back to what it was. */
+static void manual_fullscreen(struct viewer_render *rd, int on)
+{
+    SDL_Rect b;
+    int display = SDL_GetWindowDisplayIndex(rd->window);
+
+    if (on) {
+        if (display < 0 || SDL_GetDisplayBounds(display, &b) < 0)
+            return;
+        SDL_GetWindowPosition(rd->window, &rd->windowed.x, &rd->windowed.y);
+        SDL_GetWindowSize(rd->window, &rd->windowed.w, &rd->windowed.h);
+        SDL_SetWindowBordered(rd->window, SDL_FALSE);
+        SDL_SetWindowPosition(rd->window, b.x, b.y);
+        SDL_SetWindowSize(rd->window, b.w, b.h);
+        SDL_RaiseWindow(rd->window);
+    } else {
+        SDL_SetWindowBordered(rd->window, SDL_TRUE);
+        SDL_SetWindowSize(rd->window, rd->windowed.w, rd->windowed.h);
+        SDL_SetWindowPosition(rd->window, rd->windowed.x, rd->windowed.y);
+    }
+    rd->manual_fs = on;
+    rd->fullscreen = on;
+}
+
 void viewer_render_toggle_fullscreen(struct viewer_render *rd)
 {
     if (rd->headless)
         return;
+    if (!rd->has_wm) {
+        manual_fullscreen(rd, !rd->fullscreen);
+        return;
+    }
     if (SDL_SetWindowFullscreen(rd->window, rd->fullscreen ? 0 : SDL_WINDOW_FULLSCREEN_DESKTOP) ==
         0)
         rd->fullscreen = !rd->fullscreen;

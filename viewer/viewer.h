@@ -39,6 +39,9 @@ struct viewer_opts {
     fbus_transport transport;
     fbus_policy policy;
     int fullscreen;
+    int has_wm;        /* a window manager does fullscreen (always, but X11 without one) */
+    int manual_fs;     /* fullscreen done by hand (no window manager) */
+    SDL_Rect windowed; /* the window to go back to from manual fullscreen */
     int vsync;
     int headless;          /* forced by --headless or by a missing display */
     int headless_forced;   /* --headless was given */
@@ -100,6 +103,11 @@ enum viewer_action viewer_key_action(SDL_Keycode key, uint16_t mod);
  * out_w x out_h area (letterbox or pillarbox). */
 SDL_Rect viewer_letterbox(int out_w, int out_h, int src_w, int src_h);
 
+/* The size a w x h frame of sample aspect ratio sar_num:sar_den shows at
+ * (720x576 at 64:45 is 1024x576, i.e. 16:9): the wider side is stretched,
+ * nothing shrunk. 0/0 (unknown), invalid or beyond 100:1 is taken as 1:1. */
+void viewer_display_size(int w, int h, int32_t sar_num, int32_t sar_den, int *dw, int *dh);
+
 /* ------------------------------------------------------------- convert */
 
 struct viewer_convert;
@@ -125,10 +133,14 @@ struct viewer_render {
     struct viewer_convert *convert;
     const struct viewer_pixfmt *pf;
     char pix_fmt[FBUS_PIXFMT_MAX];
-    int tex_w, tex_h;
-    int have_image; /* the texture holds a frame */
+    int tex_w, tex_h;   /* the frame's size in pixels */
+    int disp_w, disp_h; /* its size on screen at 1:1, pixel aspect applied */
+    int have_image;     /* the texture holds a frame */
     int fullscreen;
-    int sized; /* the window was fitted to a frame (or by the user) */
+    int has_wm;        /* a window manager does fullscreen (always, but X11 without one) */
+    int manual_fs;     /* fullscreen done by hand (no window manager) */
+    SDL_Rect windowed; /* the window to go back to from manual fullscreen */
+    int sized;         /* the window was fitted to a frame (or by the user) */
     int headless;
     char renderer_name[32]; /* SDL's name: "software", "opengl"... */
     int show_overlay;
@@ -152,6 +164,10 @@ void viewer_render_title(struct viewer_render *rd, const char *title);
  * stride w * 3). Returns 0, -EAGAIN before the first frame, -ENOMEM or
  * -EIO. */
 int viewer_render_read_frame(struct viewer_render *rd, uint8_t **rgb, int *w, int *h);
+
+/* 1 if a window manager will honour a fullscreen request for window (on
+ * X11: an EWMH window manager is running; elsewhere always), else 0. */
+int viewer_window_manager(SDL_Window *window);
 
 /* ------------------------------------------------------------- overlay */
 
