@@ -53,6 +53,19 @@ int tool_bad_option(const char *cmd, char **argv, int opt)
     return tool_usage_error(cmd, "unknown option \"%s\"", arg);
 }
 
+int tool_stdout_error(void)
+{
+    /* The first error is the one to report, on every later call too. */
+    static int first_err;
+
+    errno = 0;
+    if (fflush(stdout) != 0 && !first_err)
+        first_err = errno ? errno : EIO;
+    if (ferror(stdout) && !first_err)
+        first_err = EIO; /* the failed write was earlier; its errno is gone */
+    return first_err;
+}
+
 static void on_stop(int sig)
 {
     (void)sig;
@@ -318,6 +331,41 @@ void tool_json_string(void *fp, const char *s)
             fputc(c, f);
     }
     fputc('"', f);
+}
+
+int tool_bus_fps(const fbus_stats *st, double *fps)
+{
+    if (st->state != FBUS_STATE_LIVE)
+        return 0;
+    /* The library measures over whole seconds: a bus publishing for less
+     * than that reads 0 while its last frame is recent. */
+    if (st->fps == 0 && st->frames > 0 && st->last_publish_age_ns >= 0 &&
+        st->last_publish_age_ns < 1000000000LL)
+        return 0;
+    *fps = st->fps;
+    return 1;
+}
+
+const char *tool_fps_str(char *buf, size_t size, const fbus_stats *st)
+{
+    double fps;
+
+    if (tool_bus_fps(st, &fps))
+        snprintf(buf, size, "%.1f", fps);
+    else
+        snprintf(buf, size, "-");
+    return buf;
+}
+
+const char *tool_fps_json(char *buf, size_t size, const fbus_stats *st)
+{
+    double fps;
+
+    if (tool_bus_fps(st, &fps))
+        snprintf(buf, size, "%.2f", fps);
+    else
+        snprintf(buf, size, "null");
+    return buf;
 }
 
 const char *tool_format_str(char *buf, size_t size, const fbus_format *fmt)

@@ -34,6 +34,13 @@ extern volatile sig_atomic_t tool_stop;
  * EINTR) and, if ignore_pipe, ignore SIGPIPE so writes fail with EPIPE. */
 void tool_signals(int ignore_pipe);
 
+/* Flush stdout and say whether everything written to it arrived: 0, or the
+ * errno of the first failed write (EPIPE, ENOSPC...), on every later call
+ * too. A program that wrote its output calls it before exiting: a write
+ * error is an error (a closed pipe, EPIPE, is the normal end of a long
+ * listing and is not reported). */
+int tool_stdout_error(void);
+
 /* Option values. Each returns 0, or -1 if s is not valid. */
 int tool_parse_transport(const char *s, fbus_transport *t);
 int tool_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
@@ -70,6 +77,17 @@ int tool_list_buses(tool_bus **out, size_t *n);
 
 /* Write s as a JSON string, quotes included. */
 void tool_json_string(void *f, const char *s);
+
+/* The publishing rate worth showing for a bus: 1 and *fps, or 0 when there
+ * is none to show (no producer publishing: ended or dead; or a live one in
+ * its first second, before the library measured a rate). */
+int tool_bus_fps(const fbus_stats *st, double *fps);
+
+/* The rate as a table shows it: "30.0", or "-" (tool_bus_fps). */
+const char *tool_fps_str(char *buf, size_t size, const fbus_stats *st);
+
+/* The rate as JSON: "30.00" or "null". */
+const char *tool_fps_json(char *buf, size_t size, const fbus_stats *st);
 
 /* "640x360 yuv420p", or "-" before the first frame. */
 const char *tool_format_str(char *buf, size_t size, const fbus_format *fmt);

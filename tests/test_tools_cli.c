@@ -177,6 +177,119 @@ static void test_stat_watch(void **state)
     fbus_writer_close(wa);
 }
 
+/* stat --watch ends when its reader goes (`| head -3`), and --json is JSON
+ * Lines: one whole object per line, errors on stderr. */
+static void test_stat_watch_pipe(void **state)
+{
+    char a[FBUS_NAME_MAX + 1], none[FBUS_NAME_MAX + 1], want[256];
+    fbus_format fa;
+    fbus_writer *wa;
+    tt_result res;
+    char *line, *save = NULL;
+    int n = 0;
+
+    (void)state;
+    tt_bus_name(a, sizeof(a), "ttwpipe");
+    tt_bus_name(none, sizeof(none), "ttwpipe");
+    wa = tt_open_writer(a, FBUS_TRANSPORT_POSIX, "gray", 16, 16, 3, &fa);
+    assert_int_equal(tu_publish(wa, &fa, TU_SEC, NULL), 0);
+    tt_run(&res, 30000,
+           "timeout 20 \"$FB\" stat %s --watch | head -3 > /dev/null; echo rc=${PIPESTATUS[0]}", a);
+    assert_string_equal(res.out, "rc=0\n");
+    assert_string_equal(res.err, "");
+    tt_free(&res);
+
+    tt_run(&res, 30000, "timeout 20 \"$FB\" stat %s --watch --json | head -2", a);
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.err, "");
+    snprintf(want, sizeof(want), "{\"name\": \"%s\",\"transport\": \"posix\",", a);
+    for (line = strtok_r(res.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        assert_memory_equal(line, want, strlen(want));
+        assert_int_equal(line[strlen(line) - 1], '}');
+        tt_assert_contains(line, "\"frames\": 1,");
+        n++;
+    }
+    assert_int_equal(n, 2);
+    tt_free(&res);
+
+    /* A bus that is not there: said once on stderr, nothing on stdout. */
+    tt_run(&res, 30000,
+           "\"$FB\" stat %s --watch --json & p=$!; sleep 1.5; kill -INT $p; wait $p; echo rc=$?",
+           none);
+    assert_string_equal(res.out, "rc=0\n");
+    snprintf(want, sizeof(want),
+             "framebus: stat: bus \"%s\": no such bus (is a producer running?)\n", none);
+    assert_string_equal(res.err, want);
+    tt_free(&res);
+    fbus_writer_close(wa);
+}
+
+/* Publish at about 50 fps for 1.3 s (long enough for the library to
+ * measure a rate), then die without ending the stream. */
+static int die_after_a_while(void *arg)
+{
+    const char *name = arg;
+    fbus_writer_opts o = {0};
+    fbus_writer *w;
+    fbus_format f;
+
+    if (fbus_format_init(&f, "gray", 8, 8, 0) < 0 || fbus_writer_open(name, &o, &w) < 0)
+        return 1;
+    for (int i = 0; i < 65; i++) {
+        if (tu_publish(w, &f, TU_SEC, NULL) < 0)
+            return 2;
+        tu_sleep_ms(20);
+    }
+    return 0;
+}
+
+/* The rate shown is one a producer is publishing at: none for a dead bus
+ * (not its last rate forever), none yet in a bus's first second (not 0). */
+static void test_fps_shown(void **state)
+{
+    char young[FBUS_NAME_MAX + 1], dead[FBUS_NAME_MAX + 1], want[256];
+    fbus_format f;
+    fbus_writer *w;
+    fbus_stats st;
+    tt_result res;
+    pid_t child;
+
+    (void)state;
+    tt_bus_name(dead, sizeof(dead), "ttfps");
+    tt_bus_name(young, sizeof(young), "ttfps");
+    child = tu_fork(die_after_a_while, dead, 20);
+    assert_int_equal(tu_wait(child, 20000), 0);
+    for (int i = 0; i < 100; i++) {
+        if (fbus_stat(dead, FBUS_TRANSPORT_POSIX, &st) == 0 && st.state == FBUS_STATE_DEAD)
+            break;
+        tu_sleep_ms(50);
+    }
+    assert_int_equal(st.state, FBUS_STATE_DEAD);
+    w = tt_open_writer(young, FBUS_TRANSPORT_POSIX, "gray", 8, 8, 2, &f);
+    assert_int_equal(tu_publish(w, &f, TU_SEC, NULL), 0);
+
+    tt_run(&res, RUN_MS, "\"$FB\" list --json; \"$FB\" stat %s; \"$FB\" stat %s --json", dead,
+           young);
+    assert_int_equal(res.status, 0);
+    snprintf(want, sizeof(want), "{\"name\": \"%s\", \"transport\": \"posix\", \"state\": \"dead\"",
+             dead);
+    tt_assert_contains(res.out, want);
+    tt_assert_contains(strstr(res.out, want), "\"frames\": 65, \"fps\": null}");
+    snprintf(want, sizeof(want), "{\"name\": \"%s\", \"transport\": \"posix\", \"state\": \"live\"",
+             young);
+    tt_assert_contains(res.out, want);
+    tt_assert_contains(strstr(res.out, want), "\"frames\": 1, \"fps\": null}");
+    tt_assert_contains(res.out, "frames     65 published, - fps, last ");
+    tt_assert_contains(res.out, "\"frames\": 1,\n  \"fps\": null,");
+    tt_free(&res);
+    tt_run(&res, RUN_MS, "\"$FB\" list | awk '$1 == \"%s\" || $1 == \"%s\" {print $1, $NF}'", dead,
+           young);
+    snprintf(want, sizeof(want), "%s -\n%s -\n", dead, young);
+    assert_string_equal(res.out, want);
+    tt_free(&res);
+    fbus_writer_close(w);
+}
+
 /* ------------------------------------------------------------------- rm */
 
 static int die_with_bus(void *arg)
@@ -593,6 +706,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_list_stat_live, cleanup),
         cmocka_unit_test_teardown(test_stat_watch, cleanup),
+        cmocka_unit_test_teardown(test_stat_watch_pipe, cleanup),
+        cmocka_unit_test_teardown(test_fps_shown, cleanup),
         cmocka_unit_test_teardown(test_rm_rules, cleanup),
 
         cmocka_unit_test_teardown(test_cat_rate, cleanup),

@@ -193,6 +193,35 @@ static void test_usage_errors(void **state)
     }
 }
 
+/* Output that does not arrive is an error: one message, status 1. */
+static void test_write_errors(void **state)
+{
+    static const struct {
+        const char *args, *err;
+    } cases[] = {
+        {"list", "framebus: list: writing to stdout: No space left on device\n"},
+        {"list --json", "framebus: list: writing to stdout: No space left on device\n"},
+        {"--help", "framebus: writing to stdout: No space left on device\n"},
+        {"--version", "framebus: writing to stdout: No space left on device\n"},
+        {"help cat", "framebus: writing to stdout: No space left on device\n"},
+        {"stat --help", "framebus: stat: writing to stdout: No space left on device\n"},
+    };
+    char bus[FBUS_NAME_MAX + 1], want[256];
+    fbus_format f;
+    fbus_writer *w;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        tt_expect(1, cases[i].err, "\"$FB\" %s > /dev/full", cases[i].args);
+    tt_bus_name(bus, sizeof(bus), "ttfull");
+    w = tt_open_writer(bus, FBUS_TRANSPORT_POSIX, "gray", 8, 8, 2, &f);
+    snprintf(want, sizeof(want), "framebus: stat: writing to stdout: No space left on device\n");
+    tt_expect(1, want, "\"$FB\" stat %s > /dev/full", bus);
+    tt_expect(1, want, "\"$FB\" stat %s --json > /dev/full", bus);
+    tt_expect(1, want, "timeout 10 \"$FB\" stat %s --watch > /dev/full", bus);
+    fbus_writer_close(w);
+}
+
 static void test_help_version(void **state)
 {
     static const char *const cmds[] = {"list", "stat", "rm", "cat", "put", "bench"};
@@ -256,6 +285,7 @@ int main(void)
         cmocka_unit_test_teardown(test_put_errors, cleanup),
         cmocka_unit_test_teardown(test_usage_errors, cleanup),
         cmocka_unit_test_teardown(test_help_version, cleanup),
+        cmocka_unit_test_teardown(test_write_errors, cleanup),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -25,6 +25,8 @@ static uint32_t live_readers(const fbus_stats *st)
 
 static void print_json(const tool_bus *b, int rc, const fbus_stats *st, int first)
 {
+    char fps[32];
+
     printf("%s\n  {\"name\": ", first ? "" : ",");
     tool_json_string(stdout, b->name);
     printf(", \"transport\": \"%s\"", tool_transport_name(b->transport));
@@ -44,8 +46,8 @@ static void print_json(const tool_bus *b, int rc, const fbus_stats *st, int firs
         printf(", \"width\": null, \"height\": null, \"pix_fmt\": null");
     }
     printf(", \"slots\": %" PRIu32 ", \"readers\": %" PRIu32 ", \"frames\": %" PRIu64
-           ", \"fps\": %.2f}",
-           st->slots, live_readers(st), st->frames, st->fps);
+           ", \"fps\": %s}",
+           st->slots, live_readers(st), st->frames, tool_fps_json(fps, sizeof(fps), st));
 }
 
 int cmd_list(int argc, char **argv)
@@ -107,7 +109,7 @@ int cmd_list(int argc, char **argv)
         printf("%-*s  %-9s  %-5s  %-22s  %5s  %7s  %6s\n", width, "NAME", "TRANSPORT", "STATE",
                "FORMAT", "SLOTS", "READERS", "FPS");
     for (size_t i = 0; i < n; i++) {
-        char fmtbuf[64];
+        char fmtbuf[64], fps[32];
 
         if (filter && buses[i].transport != only)
             continue;
@@ -120,10 +122,10 @@ int cmd_list(int argc, char **argv)
             printf("%-*s  %-9s  %-5s  %s\n", width, buses[i].name,
                    tool_transport_name(buses[i].transport), "?", tool_bus_strerror(rc));
         } else {
-            printf("%-*s  %-9s  %-5s  %-22s  %5" PRIu32 "  %7" PRIu32 "  %6.1f\n", width,
+            printf("%-*s  %-9s  %-5s  %-22s  %5" PRIu32 "  %7" PRIu32 "  %6s\n", width,
                    buses[i].name, tool_transport_name(buses[i].transport),
                    tool_state_name(st->state), tool_format_str(fmtbuf, sizeof(fmtbuf), &st->format),
-                   st->slots, live_readers(st), st->fps);
+                   st->slots, live_readers(st), tool_fps_str(fps, sizeof(fps), st));
         }
         shown++;
     }

@@ -3,6 +3,7 @@
  * The framebus command: global options, then one subcommand (list, stat,
  * rm, cat, put, bench, help), each in its own file.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,21 @@ static int help(int argc, char **argv)
     return TOOL_EXIT_OK;
 }
 
-int main(int argc, char **argv)
+/* Every byte of output must have arrived: a write error (a full disk) turns
+ * a success into one message and status 1. A closed pipe is the reader's
+ * choice (`stat --watch | head -3`), not an error. */
+static int finish(const char *cmd, int rc)
+{
+    int err = tool_stdout_error();
+
+    if (err && err != EPIPE && rc == TOOL_EXIT_OK) {
+        tool_error(cmd, "writing to stdout: %s", strerror(err));
+        return TOOL_EXIT_ERROR;
+    }
+    return rc;
+}
+
+static int run(int argc, char **argv, const char **cmd)
 {
     const char *transport = NULL;
     char **sub = NULL;
@@ -92,6 +107,7 @@ int main(int argc, char **argv)
             return TOOL_EXIT_ERROR;
         }
         sub[0] = argv[i];
+        *cmd = commands[c].name;
         rc = 1;
         if (transport) {
             sub[rc++] = "--transport";
@@ -100,8 +116,15 @@ int main(int argc, char **argv)
         memcpy(sub + rc, argv + i + 1, (size_t)(n - 1) * sizeof(*sub));
         rc = commands[c].fn(rc + n - 1, sub);
         free(sub);
-        fflush(stdout);
         return rc;
     }
     return tool_usage_error(NULL, "no such command \"%s\"", argv[i]);
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = NULL;
+    int rc = run(argc, argv, &cmd);
+
+    return finish(cmd, rc);
 }

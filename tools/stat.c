@@ -2,7 +2,7 @@
 /*
  * framebus stat: one bus in detail (producer, format, frames, rate, and each
  * reader's policy, frames, lag, overruns and drops), once or refreshed in
- * place every second like top.
+ * place every second like top (or as JSON Lines, one object a second).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -37,7 +37,7 @@ static const char *age_str(char *buf, size_t size, int64_t ns)
 
 static void print_text(const fbus_stats *st)
 {
-    char a[32], b[32], fmtbuf[64];
+    char a[32], b[32], fmtbuf[64], fps[32];
 
     printf("bus        %s (%s)\n", st->name, tool_transport_name(st->transport));
     printf("state      %s\n", tool_state_name(st->state));
@@ -53,8 +53,8 @@ static void print_text(const fbus_stats *st)
     printf("slots      %" PRIu32 " x %" PRIu64 " bytes (region %" PRIu64 " bytes), mode %04" PRIo32
            ", uid %" PRIu32 "\n",
            st->slots, st->slot_size, st->region_size, st->mode, st->uid);
-    printf("frames     %" PRIu64 " published, %.1f fps, last %s ago\n", st->frames, st->fps,
-           age_str(b, sizeof(b), st->last_publish_age_ns));
+    printf("frames     %" PRIu64 " published, %s fps, last %s ago\n", st->frames,
+           tool_fps_str(fps, sizeof(fps), st), age_str(b, sizeof(b), st->last_publish_age_ns));
     printf("writer     %" PRIu64 " waits for lossless readers, %" PRIu64
            " slots reused under latest readers\n",
            st->writer_waits, st->forced);
@@ -71,10 +71,12 @@ static void print_text(const fbus_stats *st)
     }
 }
 
+/* One JSON object; compact: on one line (JSON Lines, for --watch). */
 static void print_json(const fbus_stats *st, int compact)
 {
     const char *nl = compact ? "" : "\n  ";
     const char *nl2 = compact ? "" : "\n    ";
+    char fps[32];
 
     printf("{%s\"name\": ", nl);
     tool_json_string(stdout, st->name);
@@ -100,9 +102,10 @@ static void print_json(const fbus_stats *st, int compact)
     } else {
         printf("%s\"format\": null,", nl);
     }
-    printf("%s\"frames\": %" PRIu64 ",%s\"fps\": %.2f,%s\"writer_waits\": %" PRIu64
+    printf("%s\"frames\": %" PRIu64 ",%s\"fps\": %s,%s\"writer_waits\": %" PRIu64
            ",%s\"forced\": %" PRIu64 ",",
-           nl, st->frames, nl, st->fps, nl, st->writer_waits, nl, st->forced);
+           nl, st->frames, nl, tool_fps_json(fps, sizeof(fps), st), nl, st->writer_waits, nl,
+           st->forced);
     printf("%s\"heartbeat_age_ms\": %.1f,%s\"last_publish_age_ms\": %.1f,", nl,
            (double)st->heartbeat_age_ns / 1e6, nl,
            st->last_publish_age_ns < 0 ? -1.0 : (double)st->last_publish_age_ns / 1e6);
@@ -116,7 +119,7 @@ static void print_json(const fbus_stats *st, int compact)
                r->drops, r->idle_ns < 0 ? -1.0 : (double)r->idle_ns / 1e6,
                r->alive ? "true" : "false");
     }
-    printf("%s]\n}\n", st->nb_readers && !compact ? "\n  " : "");
+    printf("%s]%s}\n", st->nb_readers && !compact ? "\n  " : "", compact ? "" : "\n");
 }
 
 static void sleep_ns(int64_t ns)
@@ -125,6 +128,50 @@ static void sleep_ns(int64_t ns)
 
     /* A signal cuts the sleep short; the caller checks tool_stop. */
     nanosleep(&ts, NULL);
+}
+
+/*
+ * stat --watch: a screen a second (or a JSON line a second) until a signal,
+ * or until stdout goes away: a closed pipe (`| head -3`) is the normal end,
+ * any other write error an error. A bus that cannot be read is said on the
+ * screen, or once on stderr for JSON (again only when the error changes).
+ */
+static int watch_bus(const char *name, fbus_transport transport, int transport_set, int json,
+                     fbus_stats *st)
+{
+    int last_err = 0;
+
+    tool_signals(1);
+    while (!tool_stop) {
+        int rc, werr;
+
+        if (!transport_set)
+            transport = tool_guess_transport(name);
+        rc = fbus_stat(name, transport, st);
+        if (!json)
+            printf("\033[H\033[2J"); /* home, clear: redraw in place */
+        if (rc < 0 && json && rc != last_err)
+            tool_error(CMD, "bus \"%s\": %s", name, tool_bus_strerror(rc));
+        else if (rc < 0 && !json)
+            printf("%s: %s: bus \"%s\": %s\n", TOOL_NAME, CMD, name, tool_bus_strerror(rc));
+        else if (rc == 0 && json)
+            print_json(st, 1);
+        else if (rc == 0)
+            print_text(st);
+        last_err = rc;
+        if (!json)
+            printf("\n(every 1 s; Ctrl-C to quit)\n");
+        werr = tool_stdout_error();
+        if (werr == EPIPE)
+            return TOOL_EXIT_OK;
+        if (werr) {
+            tool_error(CMD, "writing to stdout: %s", strerror(werr));
+            return TOOL_EXIT_ERROR;
+        }
+        if (!tool_stop)
+            sleep_ns(1000000000LL);
+    }
+    return TOOL_EXIT_OK;
 }
 
 int cmd_stat(int argc, char **argv)
@@ -178,34 +225,20 @@ int cmd_stat(int argc, char **argv)
         return TOOL_EXIT_ERROR;
     }
 
-    if (watch)
-        tool_signals(1);
-    do {
-        if (!transport_set)
-            transport = tool_guess_transport(name);
-        rc = fbus_stat(name, transport, st);
-        if (watch && !json)
-            printf("\033[H\033[2J"); /* home, clear: redraw in place */
-        if (rc < 0) {
-            if (!watch)
-                break;
-            printf("framebus stat: bus \"%s\": %s\n", name, tool_bus_strerror(rc));
-        } else if (json) {
-            print_json(st, watch);
-        } else {
-            print_text(st);
-        }
-        if (watch) {
-            if (!json)
-                printf("\n(every 1 s; Ctrl-C to quit)\n");
-            fflush(stdout);
-            if (!tool_stop)
-                sleep_ns(1000000000LL);
-        }
-    } while (watch && !tool_stop);
-
-    if (rc < 0 && !watch)
+    if (watch) {
+        rc = watch_bus(name, transport, transport_set, json, st);
+        free(st);
+        return rc;
+    }
+    if (!transport_set)
+        transport = tool_guess_transport(name);
+    rc = fbus_stat(name, transport, st);
+    if (rc < 0)
         tool_error(CMD, "bus \"%s\": %s", name, tool_bus_strerror(rc));
+    else if (json)
+        print_json(st, 0);
+    else
+        print_text(st);
     free(st);
-    return rc < 0 && !watch ? TOOL_EXIT_ERROR : TOOL_EXIT_OK;
+    return rc < 0 ? TOOL_EXIT_ERROR : TOOL_EXIT_OK;
 }
