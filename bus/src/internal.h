@@ -26,6 +26,7 @@ struct fbus__mapping {
                      * forked child) or its key file (sysv); -1 if it could
                      * not be opened */
     int shmid;      /* sysv: the segment id, else -1 */
+    int guard;      /* posix: its slot in guard.c's table, else -1 */
     uint64_t ident; /* inode (posix) or shmid (sysv): names this object */
     char path[128]; /* file behind it: the object (posix) or key file (sysv) */
 };
@@ -133,6 +134,14 @@ extern _Atomic unsigned fbus__fork_gen;
  * its parent's locks alive. */
 void fbus__fd_track(int *fdp);
 void fbus__fd_untrack(int *fdp);
+
+/* guard.c: SIGBUS from a posix object shrunk under a mapping is repaired
+ * (object grown back, or zero pages) instead of killing the process. add
+ * returns a slot (-1: unguarded); repairs counts the repairs of a slot. */
+int fbus__guard_add(void *base, size_t size, int fd);
+void fbus__guard_remove(int slot);
+unsigned fbus__guard_repairs(int slot);
+void fbus__guard_forget_fds(void); /* in a forked child */
 
 /* reserve.c: a lossless reader's standing claim on a bus name, kept for the
  * reader's lifetime: /dev/shm/framebus-rsv.NAME.TOKEN, locked. */

@@ -80,6 +80,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     atomic_fetch_add_explicit(&fbus__fork_gen, 1, memory_order_relaxed);
+    fbus__guard_forget_fds();
     for (int i = 0; i < MAX_TRACKED; i++) {
         if (tracked[i] && *tracked[i] >= 0) {
             close(*tracked[i]);

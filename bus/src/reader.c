@@ -274,6 +274,7 @@ FBUS_EXTERN int fbus_reader_open(const char *name, const fbus_reader_opts *opts,
     r->flags = opts->flags;
     r->fork_gen = atomic_load_explicit(&fbus__fork_gen, memory_order_relaxed);
     r->rg.map.fd = -1;
+    r->rg.map.guard = -1;
     r->rg.map.lockfd = -1;
     r->rsv.fd = -1;
     r->watch_fd = -1;

@@ -104,6 +104,7 @@ int fbus__region_create(const char *name, fbus_transport t, uint32_t slots, uint
 
     memset(rg, 0, sizeof(*rg));
     rg->map.fd = -1;
+    rg->map.guard = -1;
     rg->map.lockfd = -1;
     rg->map.shmid = -1;
     rg->tp = fbus__transport_get(t);
@@ -159,6 +160,7 @@ int fbus__region_attach(const char *name, fbus_transport t, int want_write, stru
 
     memset(rg, 0, sizeof(*rg));
     rg->map.fd = -1;
+    rg->map.guard = -1;
     rg->map.lockfd = -1;
     rg->map.shmid = -1;
     rg->tp = fbus__transport_get(t);

@@ -25,7 +25,20 @@ static int map_fd(int fd, uint64_t size, int writable, struct fbus__mapping *m)
     m->writable = writable;
     m->fd = fd;
     m->shmid = -1;
+    /* A posix object can be shrunk under us by anyone who may write it:
+     * survive that instead of dying of SIGBUS (guard.c). */
+    m->guard = fbus__guard_add(p, size, fd);
     return 0;
+}
+
+static void unmap(struct fbus__mapping *m)
+{
+    if (!m->base)
+        return;
+    fbus__guard_remove(m->guard);
+    m->guard = -1;
+    munmap(m->base, m->size);
+    m->base = NULL;
 }
 
 /*
@@ -138,8 +151,7 @@ static int posix_open(const char *name, int want_write, struct fbus__mapping *m)
     m->lockfd = open_lockfd(path, fd, writable);
     if (m->lockfd < 0) {
         err = m->lockfd;
-        munmap(m->base, m->size);
-        m->base = NULL;
+        unmap(m);
         m->fd = m->lockfd = -1;
         goto fail;
     }
@@ -211,8 +223,7 @@ static int posix_rename(const char *name, struct fbus__mapping *m)
 
 static void posix_close(struct fbus__mapping *m)
 {
-    if (m->base)
-        munmap(m->base, m->size);
+    unmap(m);
     if (m->fd >= 0)
         close(m->fd);
     if (m->lockfd >= 0)

@@ -39,6 +39,7 @@ struct fbus_writer {
     int gate_open;
     int64_t gate_deadline;
     int64_t lease_ns; /* negative: lossless readers hold us forever */
+    unsigned repairs; /* guard.c's repairs of our mapping, last seen */
     struct lease leases[FBUS_MAX_READERS];
 
     /* Heartbeat thread; the lock guards `rg` against a region move. */
@@ -675,10 +676,14 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
     err = fbus_format_check(fmt, 0);
     if (err < 0)
         return err;
-    if (fmt->size > w->rg.slot_capacity) {
-        err = move_region(w, fmt->size);
+    if (fmt->size > w->rg.slot_capacity || fbus__guard_repairs(w->rg.map.guard) != w->repairs) {
+        /* Bigger frames need bigger slots; and a region someone shrank
+         * under us (our SIGBUS guard grew it back, zeroed) cannot be
+         * trusted any more: either way, a fresh region, readers follow. */
+        err = move_region(w, fmt->size > w->rg.slot_capacity ? fmt->size : w->rg.slot_capacity);
         if (err < 0)
             return err;
+        w->repairs = fbus__guard_repairs(w->rg.map.guard);
     }
     if (!w->gate_open) {
         /* A session's first frame: reserved lossless readers first. */

@@ -150,6 +150,13 @@ typedef struct fbus_writer_opts {
 #define FBUS_WRITER_NO_THREAD 0x1u
 
 /*
+ * Signals: while a posix bus is mapped, the library keeps a SIGBUS handler
+ * (installed again whenever a region is mapped, chaining to the handler the
+ * program had) so that a process that shrinks the shared object cannot kill
+ * the writer or a reader: faults in a bus mapping are repaired, every other
+ * SIGBUS goes to the program's handler or the default action. See
+ * docs/security.md.
+ *
  * Create bus `name` and become its only writer. If a region of that name
  * exists whose producer ended or died, and it belongs to the caller's user,
  * it is taken over with a new session id.
