@@ -35,24 +35,52 @@ extern "C" {
  * Error codes. Every function returns 0 (or a count) on success and a negative
  * value on failure: either a negative errno (-ENOENT no such bus, -EEXIST
  * bus already exists, -EACCES permission denied, -EINVAL bad argument,
- * -ETIMEDOUT, -EAGAIN nothing yet when polling, -ENOMEM, -ENOSPC ...) or one
- * of these framebus codes, all below -10000. fbus_strerror() names each.
+ * -ETIMEDOUT, -EAGAIN nothing yet when polling, -ECHILD a handle used in a
+ * forked child, -ENOMEM, -ENOSPC ...) or one of these framebus codes, all
+ * below -10000. fbus_strerror() gives each the text listed here: the enum and
+ * the texts come from this one list.
  */
+#define FBUS_ERRORS(X)                                                                             \
+    X(FBUS_EBADNAME, -10001, "invalid bus name (use 1-64 characters of A-Z a-z 0-9 . _ -)")        \
+    X(FBUS_EBADREGION, -10002, "bus region is corrupt or not a framebus region")                   \
+    X(FBUS_EVERSION, -10003, "bus region has an incompatible layout version")                      \
+    X(FBUS_EOVERRUN, -10004, "frame was overwritten while it was read")                            \
+    X(FBUS_EENDED, -10005, "producer ended the stream")                                            \
+    X(FBUS_EPRODUCERGONE, -10006, "producer is gone (died or stopped responding)")                 \
+    X(FBUS_EREPLACED, -10007, "producer moved to a new region")                                    \
+    X(FBUS_EBUSY, -10008, "bus is held by a live producer")                                        \
+    X(FBUS_EFULL, -10009, "too many readers on this bus")                                          \
+    X(FBUS_EFORMAT, -10010, "unsupported pixel format or invalid frame format")                    \
+    X(FBUS_ETOOBIG, -10011, "frame or region size out of range")                                   \
+    X(FBUS_EOBSERVER, -10012, "read-only access to this bus: cannot register as a reader")         \
+    X(FBUS_EOWNER, -10013, "bus belongs to another user")
+
 enum {
-    FBUS_EBADNAME = -10001,      /* name is not [A-Za-z0-9._-]{1,64} */
-    FBUS_EBADREGION = -10002,    /* region is corrupt, hostile or foreign */
-    FBUS_EVERSION = -10003,      /* region has another layout version */
-    FBUS_EOVERRUN = -10004,      /* writer reused the slot while it was read */
-    FBUS_EENDED = -10005,        /* producer ended the stream */
-    FBUS_EPRODUCERGONE = -10006, /* producer died or stopped heartbeating */
-    FBUS_EREPLACED = -10007,     /* producer moved to a new region */
-    FBUS_EBUSY = -10008,         /* name is held by a live producer */
-    FBUS_EFULL = -10009,         /* reader table is full */
-    FBUS_EFORMAT = -10010,       /* unknown pixel format or bad frame format */
-    FBUS_ETOOBIG = -10011,       /* frame or region size out of range */
-    FBUS_EOBSERVER = -10012,     /* needs write access; bus is read-only */
-    FBUS_EOWNER = -10013,        /* bus belongs to another user */
+#define FBUS_ERROR_ENUM_(name, value, text) name = value,
+    FBUS_ERRORS(FBUS_ERROR_ENUM_)
+#undef FBUS_ERROR_ENUM_
 };
+
+/*
+ * Objects and threads. A writer or a reader handle belongs to one thread at
+ * a time: calls on the same handle must not overlap (use one handle per
+ * thread, or a lock). Different handles, in one process or many, need no
+ * coordination. The functions that take no handle are thread-safe.
+ *
+ * Fork. A handle belongs to the process that opened it. In a forked child
+ * every call on an inherited handle returns -ECHILD (fbus_writer_close() and
+ * fbus_reader_close() only free the child's copy: the stream, the reader
+ * entry and the reservation stay the parent's), and the child keeps none of
+ * the parent's liveness locks, so a child that outlives its parent never
+ * makes a dead producer or reader look alive. Open new handles in the child.
+ *
+ * ABI. Option and info structs are valid zero-initialised; fields marked
+ * reserved must be zero. New fields take the place of reserved ones, so a
+ * program built against an older header keeps working with a newer library
+ * of the same major version. fbus_format, fbus_plane and fbus_color are
+ * also part of the shared-memory layout (their sizes are pinned): they
+ * never change within a layout version (fbus_layout_version()).
+ */
 
 /* Transports: both produce the same bytes, only the naming differs. */
 typedef enum fbus_transport {
@@ -161,13 +189,18 @@ typedef struct fbus_writer_opts {
  * exists whose producer ended or died, and it belongs to the caller's user,
  * it is taken over with a new session id.
  * Returns 0 and *out, or: FBUS_EBADNAME, FBUS_EBUSY (a live producer holds
- * the name), -EACCES, -EEXIST (a region of another user or one not yet
- * initialised holds the name), -EINVAL, FBUS_ETOOBIG, -ENOSPC, -ENOMEM.
- * On failure *out is NULL and nothing is left behind.
+ * the name), -EACCES, -EEXIST (a region of another user, or one not yet
+ * initialised, holds the name), -EINVAL (bad option: transport, slots 1 or
+ * over FBUS_MAX_SLOTS, mode bits), FBUS_EFORMAT (opts->format fails
+ * fbus_format_check), FBUS_ETOOBIG, -ENOSPC (/dev/shm is full), -ENOMEM, or
+ * another -errno of shm_open/shmget/mmap/link. On failure *out is NULL and
+ * nothing is left behind.
  */
 FBUS_EXTERN int fbus_writer_open(const char *name, const fbus_writer_opts *opts, fbus_writer **out);
 
-/* Mark the stream ended, wake every reader, remove the name (if it is still
+/* Mark the stream ended (its last sequence number recorded), wake every
+ * reader, keep the name while lossless readers that reserved it have yet to
+ * register (at most reserve_timeout_ns), remove the name (if it is still
  * ours), unmap and free. NULL-safe. */
 FBUS_EXTERN void fbus_writer_close(fbus_writer *w);
 
@@ -185,10 +218,14 @@ typedef struct fbus_slot {
  * Get a slot for the next frame of format `fmt`. Waits for the slowest
  * lossless reader if every slot is still needed (latest readers never make
  * it wait), up to timeout_ns (0 polls, negative waits forever; dead readers
- * are reclaimed while waiting). If fmt does not fit the slots, the writer
- * first moves to a fresh, larger region under the same name (readers follow).
+ * are reclaimed and stopped ones demoted while waiting). The first frame of
+ * a session first waits for the lossless readers that reserved the name
+ * (see fbus_writer_opts.reserve_timeout_ns). If fmt does not fit the slots,
+ * or someone shrank the region under us, the writer first moves to a fresh
+ * region under the same name (readers follow).
  * Returns 0, -ETIMEDOUT, -EAGAIN (polling), FBUS_EFORMAT, FBUS_ETOOBIG,
- * -ENOSPC, -EINVAL (a slot is already acquired).
+ * -ENOSPC or another -errno of creating the new region, -EINVAL (NULL
+ * argument, or a slot is already acquired), -ECHILD.
  */
 FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int64_t timeout_ns,
                                     fbus_slot *slot);
@@ -234,7 +271,8 @@ typedef struct fbus_meta {
 
 /* Publish the slot filled since fbus_writer_acquire(). meta may be NULL.
  * Never blocks; makes a system call only if a reader is waiting.
- * Returns 0 or -EINVAL. */
+ * Returns 0, -EINVAL (not the acquired slot), FBUS_EFORMAT (slot->format was
+ * edited into one readers would refuse; the slot stays acquired), -ECHILD. */
 FBUS_EXTERN int fbus_writer_publish(fbus_writer *w, fbus_slot *slot, const fbus_meta *meta);
 
 /*
@@ -260,7 +298,9 @@ FBUS_EXTERN void fbus_writer_heartbeat(fbus_writer *w);
 /* Number of live registered readers (observers are not counted). */
 FBUS_EXTERN int fbus_writer_readers(fbus_writer *w);
 
-/* Wait until at least n readers are registered: 0, -ETIMEDOUT or -EAGAIN. */
+/* Wait until at least n readers are registered: 0, -ETIMEDOUT, -EAGAIN
+ * (polling), -EINVAL, -ECHILD. A reader counts once it is protected (its
+ * frames are kept for it). */
 FBUS_EXTERN int fbus_writer_wait_readers(fbus_writer *w, int n, int64_t timeout_ns);
 
 /* The writer's session id (random, new for every region). */
@@ -289,12 +329,15 @@ typedef struct fbus_reader_opts {
 #define FBUS_READER_SAME_USER 0x4u
 
 /*
- * Attach to bus `name`. Returns 0 and *out, or FBUS_EBADNAME, -ENOENT (no
+ * Attach to bus `name`. A lossless reader also reserves the name for its
+ * lifetime (a file /dev/shm/framebus-rsv.NAME.*), so that every session's
+ * writer waits for it before its first frame, whatever the start order.
+ * Returns 0 and *out, or FBUS_EBADNAME, -EINVAL (bad option), -ENOENT (no
  * such bus; never with FBUS_READER_WAIT), -EACCES, FBUS_EBADREGION,
  * FBUS_EVERSION, FBUS_EFULL, FBUS_EOBSERVER (lossless on a bus this user can
- * only read), FBUS_EOWNER (FBUS_READER_SAME_USER and another user's bus),
- * -ENOMEM. A bus this user may read but not write is attached as an observer
- * automatically.
+ * only read, or with FBUS_READER_OBSERVER), FBUS_EOWNER
+ * (FBUS_READER_SAME_USER and another user's bus), -ENOMEM. A bus this user
+ * may read but not write is attached as an observer automatically.
  */
 FBUS_EXTERN int fbus_reader_open(const char *name, const fbus_reader_opts *opts, fbus_reader **out);
 
@@ -328,10 +371,16 @@ typedef struct fbus_frame {
 /*
  * Get the next frame: the newest one (latest), or the one after the last one
  * released (lossless). Waits up to timeout_ns (0 polls, negative waits
- * forever). At most one frame is held at a time.
+ * forever); waiting for a bus that is not there yet is an inotify event, not
+ * a poll. At most one frame is held at a time.
  * Returns 0 and *frame, or -EAGAIN (polling, nothing new), -ETIMEDOUT,
- * FBUS_EENDED, FBUS_EPRODUCERGONE, FBUS_EREPLACED, FBUS_EBADREGION, -ENOENT,
- * -EINVAL (a frame is already held).
+ * FBUS_EENDED (the stream ended; every frame of it was delivered first),
+ * FBUS_EPRODUCERGONE (its producer died, or stopped for producer_timeout_ns;
+ * frames published before were delivered first), FBUS_EREPLACED,
+ * FBUS_EBADREGION, -EINVAL (NULL argument, or a frame is already held),
+ * -ECHILD; and, when it (re)attaches, anything fbus_reader_open() returns
+ * except -ENOENT (FBUS_EFULL, FBUS_EOWNER, FBUS_EVERSION, FBUS_EOBSERVER,
+ * -EACCES...).
  * After EENDED, EPRODUCERGONE or EREPLACED the reader is detached; the next
  * call waits for a producer under the same name and attaches to it (its
  * first frame carries FBUS_FRAME_NEW_SESSION), so a loop that keeps calling
@@ -340,9 +389,11 @@ typedef struct fbus_frame {
 FBUS_EXTERN int fbus_reader_acquire(fbus_reader *r, int64_t timeout_ns, fbus_frame *frame);
 
 /*
- * Give the frame back. Returns 0, or FBUS_EOVERRUN if the writer reused the
+ * Give the frame back. Returns 0, FBUS_EOVERRUN if the writer reused the
  * slot while it was held (only latest readers with fewer than readers + 2
- * slots, or observers): the bytes read may be torn and should be dropped.
+ * slots, observers, and lossless readers demoted while they were stopped):
+ * the bytes read may be torn and should be dropped; -EINVAL (not the held
+ * frame), -ECHILD.
  */
 FBUS_EXTERN int fbus_reader_release(fbus_reader *r, fbus_frame *frame);
 
