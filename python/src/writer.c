@@ -660,7 +660,10 @@ static PyObject *writer_wait_readers(writer_obj *self, PyObject *args, PyObject 
         if (PyErr_CheckSignals() < 0)
             return NULL;
         if (ns >= 0 && fbus_now_ns() - start >= ns)
-            return raise_bus(self, -ETIMEDOUT);
+            return fbpy_raise_text(-ETIMEDOUT,
+                                   PyUnicode_FromFormat("bus \"%s\": fewer than %d readers "
+                                                        "attached before the timeout",
+                                                        self->name, n));
     }
 }
 

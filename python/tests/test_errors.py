@@ -158,7 +158,7 @@ def test_writer_timeout_with_stalled_lossless_reader(bus):
         assert r.read(timeout=1).seq == 1
         r.read(timeout=1)
         assert w.write(img, timeout=1) == 3
-        with pytest.raises(framebus.Timeout):
+        with pytest.raises(framebus.Timeout, match="fewer than 2 readers"):
             w.wait_readers(2, timeout=0.1)
 
 
