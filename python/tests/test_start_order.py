@@ -27,7 +27,7 @@ def read_all(r, out, seed):
 def test_lossless_reader_first_gets_every_frame(bus, transport, frames, readers):
     for rnd in range(ROUNDS):
         name = "%s-%d" % (bus, rnd)
-        rs = [framebus.Reader(name, lossless=True, transport=transport, timeout=3)
+        rs = [framebus.Reader(name, lossless=True, transport=transport, timeout=30)
               for _ in range(readers)]
         got = [[] for _ in rs]
         threads = [threading.Thread(target=read_all, args=(r, g, 5)) for r, g in zip(rs, got)]
