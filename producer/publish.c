@@ -20,6 +20,7 @@
 #include "avplanes.h"
 #include "convert.h"
 #include "decode.h"
+#include "leftovers.h"
 #include "pattern.h"
 #include "status.h"
 
@@ -372,8 +373,23 @@ static int open_bus(struct producer *p)
     wo.format = &p->fmt;
     wo.mode = p->o->mode;
     ret = fbus_writer_open(p->o->bus, &wo, &p->w);
-    if (ret < 0)
+    if (ret == -EEXIST) {
+        tool_leftover l;
+
+        /* Say what holds the name, and how to free it. */
+        if (tool_find_broken_bus(p->o->bus, p->o->transport, &l))
+            snprintf(p->err, sizeof(p->err),
+                     "bus \"%s\": " TOOL_SHM_DIR "/%s is not a bus (%s); `framebus rm %s` "
+                     "removes it",
+                     p->o->bus, l.file, l.why, p->o->bus);
+        else
+            snprintf(p->err, sizeof(p->err),
+                     "bus \"%s\": the name is held by another user's bus, or one still being "
+                     "created",
+                     p->o->bus);
+    } else if (ret < 0) {
         bus_error(p, ret);
+    }
     return ret;
 }
 

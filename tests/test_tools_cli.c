@@ -364,6 +364,90 @@ static void test_rm_rules(void **state)
     fbus_writer_close(w);
 }
 
+/* Files that hold a name without being a bus: list shows them as broken,
+ * stat and the producer say what they are, rm and rm --stale remove them. */
+static void test_broken_files(void **state)
+{
+    char empty[FBUS_NAME_MAX + 1], blank[FBUS_NAME_MAX + 1], rsv[FBUS_NAME_MAX + 1];
+    char path[3][128], tmp[128], want[4096];
+    tt_result res;
+    FILE *f;
+
+    (void)state;
+    tt_bus_name(empty, sizeof(empty), "ttbrk1");
+    tt_bus_name(blank, sizeof(blank), "ttbrk2");
+    tt_bus_name(rsv, sizeof(rsv), "ttbrk3");
+    snprintf(path[0], sizeof(path[0]), "/dev/shm/framebus.%s", empty);
+    snprintf(path[1], sizeof(path[1]), "/dev/shm/framebus.%s", blank);
+    snprintf(path[2], sizeof(path[2]), "/dev/shm/framebus-rsv.%s.p.00000000deadbeef", rsv);
+    /* A temporary region whose maker is gone: pid 2^22 + 1 is above any
+     * pid_max, and no lock is held on it. */
+    snprintf(tmp, sizeof(tmp), "/dev/shm/framebus-tmp.4194305.%016llx",
+             (unsigned long long)getpid());
+    memset(want, 0, sizeof(want));
+    for (int i = 0; i < 3; i++) {
+        f = fopen(path[i], "w");
+        assert_non_null(f);
+        /* The second is a region never initialised: zeros. */
+        if (i == 1)
+            assert_int_equal(fwrite(want, 1, 4096, f) == 4096 ? 0 : -1, 0);
+        fclose(f);
+    }
+    f = fopen(tmp, "w");
+    assert_non_null(f);
+    fclose(f);
+
+    tt_run(&res, RUN_MS,
+           "\"$FB\" list | awk '$1 ~ /^ttbrk[123]-%d-/ || $4 ~ /4194305/ {print $1, $2, $3, $4}'",
+           (int)getpid());
+    /* Sorted by bus name: the temporary region (no name) comes first. */
+    snprintf(want, sizeof(want),
+             "- posix broken %s:\n%s posix broken %s:\n%s posix broken %s:\n%s posix broken %s:\n",
+             tmp, empty, path[0], blank, path[1], rsv, path[2]);
+    assert_string_equal(res.out, want);
+    tt_free(&res);
+    tt_run(&res, RUN_MS, "\"$FB\" list --json");
+    snprintf(want, sizeof(want),
+             "{\"name\": \"%s\", \"transport\": \"posix\", \"state\": \"broken\", \"file\": "
+             "\"%s\", \"error\": \"empty file\"}",
+             empty, path[0]);
+    tt_assert_contains(res.out, want);
+    tt_free(&res);
+
+    snprintf(want, sizeof(want),
+             "framebus: stat: bus \"%s\": %s is not a bus (empty file); `framebus rm %s` "
+             "removes it\n",
+             empty, path[0], empty);
+    tt_expect(1, want, "\"$FB\" stat %s", empty);
+    snprintf(want, sizeof(want),
+             "framebus-producer: bus \"%s\": %s is not a bus (empty file); `framebus rm %s` "
+             "removes it\n",
+             empty, path[0], empty);
+    tt_expect(1, want, "%s/producer/framebus-producer --bus %s -q --frames 1", FBUS_TEST_BINDIR,
+              empty);
+    tt_expect(0, "", "\"$FB\" rm %s", empty);
+    assert_int_equal(access(path[0], F_OK), -1);
+
+    /* rm --stale leaves what may still be in the making (2 s), then takes
+     * the rest. */
+    tu_sleep_ms(2200);
+    tt_run(&res, RUN_MS, "\"$FB\" rm --stale 'ttbrk[123]-%d-*'", (int)getpid());
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.err, "");
+    snprintf(want, sizeof(want),
+             "removed %s (never initialised)\nremoved %s (reservation of a lossless reader that "
+             "died)\n",
+             path[1], path[2]);
+    assert_string_equal(res.out, want);
+    tt_free(&res);
+    assert_int_equal(access(path[1], F_OK), -1);
+    assert_int_equal(access(path[2], F_OK), -1);
+    /* The temporary region has no bus name: its file name is matched (the
+     * library may also have swept it meanwhile). */
+    tt_expect(0, "", "\"$FB\" rm --stale 'framebus-tmp.4194305.*' > /dev/null");
+    assert_int_equal(access(tmp, F_OK), -1);
+}
+
 /* ------------------------------------------------------------------- cat */
 
 struct writer_job {
@@ -709,6 +793,7 @@ int main(void)
         cmocka_unit_test_teardown(test_stat_watch_pipe, cleanup),
         cmocka_unit_test_teardown(test_fps_shown, cleanup),
         cmocka_unit_test_teardown(test_rm_rules, cleanup),
+        cmocka_unit_test_teardown(test_broken_files, cleanup),
 
         cmocka_unit_test_teardown(test_cat_rate, cleanup),
         cmocka_unit_test_teardown(test_cat_format_change, cleanup),

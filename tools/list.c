@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "leftovers.h"
 #include "tools.h"
 
 #define CMD "list"
@@ -50,6 +51,31 @@ static void print_json(const tool_bus *b, int rc, const fbus_stats *st, int firs
            st->slots, live_readers(st), st->frames, tool_fps_json(fps, sizeof(fps), st));
 }
 
+/* A file that blocks or clutters a name without being a bus: one row. */
+static void print_leftover(const tool_leftover *l, int json, int width, int first)
+{
+    const char *name = l->name[0] ? l->name : "-";
+    const char *transport =
+        l->transport == FBUS_TRANSPORT_ANY ? "any" : tool_transport_name(l->transport);
+    char path[sizeof(TOOL_SHM_DIR) + sizeof(l->file)];
+
+    snprintf(path, sizeof(path), TOOL_SHM_DIR "/%s", l->file);
+    if (json) {
+        printf("%s\n  {\"name\": ", first ? "" : ",");
+        if (l->name[0])
+            tool_json_string(stdout, l->name);
+        else
+            printf("null");
+        printf(", \"transport\": \"%s\", \"state\": \"broken\", \"file\": ", transport);
+        tool_json_string(stdout, path);
+        printf(", \"error\": ");
+        tool_json_string(stdout, l->why);
+        printf("}");
+        return;
+    }
+    printf("%-*s  %-9s  %-6s  %s: %s\n", width, name, transport, "broken", path, l->why);
+}
+
 int cmd_list(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -62,7 +88,8 @@ int cmd_list(int argc, char **argv)
     int json = 0, filter = 0, opt, rc, width = 4, shown = 0;
     fbus_stats *st = NULL;
     tool_bus *buses = NULL;
-    size_t n = 0;
+    tool_leftover *left = NULL;
+    size_t n = 0, nleft = 0;
 
     optind = 0;
     opterr = 0;
@@ -91,10 +118,13 @@ int cmd_list(int argc, char **argv)
         tool_error(CMD, "listing buses: %s", strerror(-rc));
         return TOOL_EXIT_ERROR;
     }
+    rc = tool_list_leftovers(&left, &nleft);
     st = malloc(sizeof(*st));
-    if (!st) {
+    if (rc < 0 || !st) {
         free(buses);
-        tool_error(CMD, "out of memory");
+        free(left);
+        free(st);
+        tool_error(CMD, "listing buses: %s", strerror(rc < 0 ? -rc : ENOMEM));
         return TOOL_EXIT_ERROR;
     }
     for (size_t i = 0; i < n; i++) {
@@ -102,11 +132,16 @@ int cmd_list(int argc, char **argv)
         if (len > width)
             width = len;
     }
+    for (size_t i = 0; i < nleft; i++) {
+        int len = (int)strlen(left[i].name);
+        if (len > width)
+            width = len;
+    }
 
     if (json)
         printf("[");
     else
-        printf("%-*s  %-9s  %-5s  %-22s  %5s  %7s  %6s\n", width, "NAME", "TRANSPORT", "STATE",
+        printf("%-*s  %-9s  %-6s  %-22s  %5s  %7s  %6s\n", width, "NAME", "TRANSPORT", "STATE",
                "FORMAT", "SLOTS", "READERS", "FPS");
     for (size_t i = 0; i < n; i++) {
         char fmtbuf[64], fps[32];
@@ -119,19 +154,26 @@ int cmd_list(int argc, char **argv)
         if (json) {
             print_json(&buses[i], rc, st, shown == 0);
         } else if (rc < 0) {
-            printf("%-*s  %-9s  %-5s  %s\n", width, buses[i].name,
-                   tool_transport_name(buses[i].transport), "?", tool_bus_strerror(rc));
+            printf("%-*s  %-9s  %-6s  %s\n", width, buses[i].name,
+                   tool_transport_name(buses[i].transport), "broken", tool_bus_strerror(rc));
         } else {
-            printf("%-*s  %-9s  %-5s  %-22s  %5" PRIu32 "  %7" PRIu32 "  %6s\n", width,
+            printf("%-*s  %-9s  %-6s  %-22s  %5" PRIu32 "  %7" PRIu32 "  %6s\n", width,
                    buses[i].name, tool_transport_name(buses[i].transport),
                    tool_state_name(st->state), tool_format_str(fmtbuf, sizeof(fmtbuf), &st->format),
                    st->slots, live_readers(st), tool_fps_str(fps, sizeof(fps), st));
         }
         shown++;
     }
+    for (size_t i = 0; i < nleft; i++) {
+        if (filter && left[i].transport != only && left[i].transport != FBUS_TRANSPORT_ANY)
+            continue;
+        print_leftover(&left[i], json, width, shown == 0);
+        shown++;
+    }
     if (json)
         printf("%s]\n", shown ? "\n" : "");
     free(st);
     free(buses);
+    free(left);
     return TOOL_EXIT_OK;
 }

@@ -13,14 +13,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "leftovers.h"
 #include "tools.h"
 
 #define CMD "rm"
 
+/* Remove a leftover file. Returns 0, or -1 after printing why not. */
+static int remove_leftover(const tool_leftover *l, int say)
+{
+    int rc = tool_remove_leftover(l);
+
+    if (rc == -ENOENT)
+        return 0; /* someone else removed it */
+    if (rc < 0) {
+        tool_error(CMD, TOOL_SHM_DIR "/%s: %s", l->file, strerror(-rc));
+        return -1;
+    }
+    if (say)
+        printf("removed " TOOL_SHM_DIR "/%s (%s)\n", l->file, l->why);
+    return 0;
+}
+
 /* Remove one bus. Returns 0, or -1 after printing why not. */
-static int remove_one(const char *name, fbus_transport t, int force, fbus_stats *st)
+static int remove_one(const char *name, fbus_transport t, int transport_set, int force,
+                      fbus_stats *st)
 {
     int rc = fbus_stat(name, t, st);
+    tool_leftover l;
+
+    /* An empty or never initialised bus file is no bus to the library,
+     * but it blocks the name: it goes like a dead bus. */
+    if (rc == -ENOENT && tool_find_broken_bus(name, transport_set ? t : FBUS_TRANSPORT_ANY, &l))
+        return remove_leftover(&l, 0);
 
     if (rc == 0 && st->state == FBUS_STATE_LIVE && !force) {
         tool_error(CMD,
@@ -58,6 +82,29 @@ static int wanted(const char *name, char **patterns, int n)
     return 0;
 }
 
+/* The leftovers no producer or reader owns any more (tool_list_leftovers)
+ * whose bus name (or, for a temporary region, file name) matches. */
+static int remove_leftovers(char **patterns, int npatterns)
+{
+    tool_leftover *left = NULL;
+    size_t n = 0;
+    int rc = tool_list_leftovers(&left, &n), failed = 0;
+
+    if (rc < 0) {
+        tool_error(CMD, "listing " TOOL_SHM_DIR ": %s", strerror(-rc));
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (left[i].age_ns < TOOL_LEFTOVER_GRACE_NS ||
+            !wanted(left[i].name[0] ? left[i].name : left[i].file, patterns, npatterns))
+            continue;
+        if (remove_leftover(&left[i], 1) < 0)
+            failed = 1;
+    }
+    free(left);
+    return failed ? -1 : 0;
+}
+
 static int remove_stale(fbus_stats *st, char **patterns, int npatterns)
 {
     tool_bus *buses = NULL;
@@ -86,6 +133,8 @@ static int remove_stale(fbus_stats *st, char **patterns, int npatterns)
                tool_state_name(st->state));
     }
     free(buses);
+    if (remove_leftovers(patterns, npatterns) < 0)
+        failed = 1;
     return failed ? -1 : 0;
 }
 
@@ -145,7 +194,7 @@ int cmd_rm(int argc, char **argv)
         rc = 0;
         for (int i = optind; i < argc; i++) {
             fbus_transport t = transport_set ? transport : tool_guess_transport(argv[i]);
-            if (remove_one(argv[i], t, force, st) < 0)
+            if (remove_one(argv[i], t, transport_set, force, st) < 0)
                 rc = -1;
         }
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "leftovers.h"
 #include "tools.h"
 
 #define CMD "stat"
@@ -187,6 +188,7 @@ int cmd_stat(int argc, char **argv)
     int json = 0, watch = 0, transport_set = 0, opt, rc = 0;
     const char *name;
     fbus_stats *st;
+    tool_leftover left;
 
     optind = 0;
     opterr = 0;
@@ -233,7 +235,12 @@ int cmd_stat(int argc, char **argv)
     if (!transport_set)
         transport = tool_guess_transport(name);
     rc = fbus_stat(name, transport, st);
-    if (rc < 0)
+    if (rc == -ENOENT &&
+        tool_find_broken_bus(name, transport_set ? transport : FBUS_TRANSPORT_ANY, &left))
+        tool_error(CMD,
+                   "bus \"%s\": " TOOL_SHM_DIR "/%s is not a bus (%s); `framebus rm %s` removes it",
+                   name, left.file, left.why, name);
+    else if (rc < 0)
         tool_error(CMD, "bus \"%s\": %s", name, tool_bus_strerror(rc));
     else if (json)
         print_json(st, 0);
