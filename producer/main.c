@@ -53,6 +53,7 @@ static void usage(FILE *f)
             "      --wait-readers N     hold the first frame until N readers attach\n"
             "  -q, --quiet              no status line and no summary\n"
             "  -v, --verbose            show libav's own log messages\n"
+            "  -V, --version            print the version and exit\n"
             "  -h, --help               this help\n"
             "\n"
             "Examples:\n"
@@ -64,7 +65,9 @@ static void usage(FILE *f)
             "  " PROG " --size 1920x1080 --fps 60 --mode 0640   pattern for a group\n"
             "\n"
             "Readers: framebus-viewer --bus NAME, framebus cat NAME --y4m | ffplay -\n"
-            "Signals: SIGINT/SIGTERM end the stream cleanly and remove the bus.\n");
+            "Signals: SIGINT/SIGTERM end the stream cleanly and remove the bus.\n"
+            "Exit status: 0 done, 1 runtime error (including a bad bus name),\n"
+            "2 bad command line.\n");
 }
 
 static int bad_value(const char *opt, const char *val, const char *expected)
@@ -154,17 +157,30 @@ static int parse_option(struct prod_options *o, int c, const char *arg)
     return -1;
 }
 
-/* Returns 0 to run, 1 after --help, -1 on a bad command line. */
+#ifndef FBUS_PRODUCER_VERSION
+#define FBUS_PRODUCER_VERSION "0.1.0"
+#endif
+
+/* Returns 0 to run, 1 after --help or --version, -1 on a bad command line,
+ * -2 on a bad bus name (a runtime error, as in the framebus command). */
 static int parse_args(struct prod_options *o, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"bus", required_argument, NULL, 'b'},   {"transport", required_argument, NULL, 'T'},
-        {"slots", required_argument, NULL, 'S'}, {"fps", required_argument, NULL, 'r'},
-        {"loop", no_argument, NULL, 'l'},        {"pix-fmt", required_argument, NULL, 'p'},
-        {"size", required_argument, NULL, 's'},  {"frames", required_argument, NULL, 'n'},
-        {"mode", required_argument, NULL, 'm'},  {"wait-readers", required_argument, NULL, 'w'},
-        {"quiet", no_argument, NULL, 'q'},       {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"bus", required_argument, NULL, 'b'},
+        {"transport", required_argument, NULL, 'T'},
+        {"slots", required_argument, NULL, 'S'},
+        {"fps", required_argument, NULL, 'r'},
+        {"loop", no_argument, NULL, 'l'},
+        {"pix-fmt", required_argument, NULL, 'p'},
+        {"size", required_argument, NULL, 's'},
+        {"frames", required_argument, NULL, 'n'},
+        {"mode", required_argument, NULL, 'm'},
+        {"wait-readers", required_argument, NULL, 'w'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     int c;
 
@@ -174,9 +190,14 @@ static int parse_args(struct prod_options *o, int argc, char **argv)
     o->pix_fmt = AV_PIX_FMT_NONE;
     o->mode = 0600;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":b:qvh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":b:qvhV", longopts, NULL)) != -1) {
         if (c == 'h') {
             usage(stdout);
+            return 1;
+        }
+        if (c == 'V') {
+            printf(PROG " %s (libframebus %d.%d, bus layout %u)\n", FBUS_PRODUCER_VERSION,
+                   FBUS_VERSION_MAJOR, FBUS_VERSION_MINOR, fbus_layout_version());
             return 1;
         }
         if (c == ':') {
@@ -198,7 +219,7 @@ static int parse_args(struct prod_options *o, int argc, char **argv)
     }
     if (fbus_name_check(o->bus) < 0) {
         fprintf(stderr, PROG ": bus \"%s\": %s\n", o->bus, fbus_strerror(FBUS_EBADNAME));
-        return -1;
+        return -2;
     }
     return 0;
 }
@@ -210,8 +231,16 @@ int main(int argc, char **argv)
     int ret;
 
     ret = parse_args(&o, argc, argv);
-    if (ret != 0)
-        return ret > 0 ? 0 : 2;
+    if (ret > 0) {
+        /* --help, --version: their output must have arrived. */
+        int err = tool_stdout_error();
+
+        if (err)
+            fprintf(stderr, PROG ": writing to stdout: %s\n", strerror(err));
+        return err ? 1 : 0;
+    }
+    if (ret < 0)
+        return ret == -2 ? 1 : 2;
 
     av_log_set_level(o.verbose ? AV_LOG_INFO : AV_LOG_QUIET);
     memset(&sa, 0, sizeof(sa));

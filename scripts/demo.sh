@@ -2,13 +2,15 @@
 # The main job: build framebus, start a producer on the built-in test
 # pattern and a viewer on the same bus. With no display the viewer runs
 # headless and says so. Extra arguments go to the viewer (e.g. --frames 300).
+# It builds in build-demo/, so the README's build/ keeps its own settings
+# (tests on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFBUS_BUILD_PROGRAMS=ON -DFBUS_BUILD_TESTS=OFF >/dev/null
-cmake --build build -j "$(nproc)" >/dev/null
+cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFBUS_BUILD_PROGRAMS=ON -DFBUS_BUILD_TESTS=OFF >/dev/null
+cmake --build build-demo -j "$(nproc)" >/dev/null
 bus=demo-$$
-build/producer/framebus-producer --bus "$bus" --quiet &
+build-demo/producer/framebus-producer --bus "$bus" --quiet &
 producer=$!
 trap 'kill $producer 2>/dev/null; wait $producer 2>/dev/null' EXIT
-build/viewer/framebus-viewer --bus "$bus" "$@"
+build-demo/viewer/framebus-viewer --bus "$bus" "$@"

@@ -769,8 +769,17 @@ static void test_error_bad_bus_name(void **state)
 {
     char msg[256];
 
+    int status;
+
     snprintf(msg, sizeof(msg), "bus \"no/slash\": %s", fbus_strerror(FBUS_EBADNAME));
-    expect_error(msg, RUN("--bus", "no/slash"));
+    status = RUN("--bus", "no/slash");
+    expect_error(msg, status);
+    /* A runtime error, status 1, as from framebus and framebus-viewer; a
+     * bad command line is 2. */
+    assert_int_equal(status, 1);
+    assert_int_equal(RUN("--bus", bus, "--slots", "1"), 2);
+    assert_int_equal(RUN("--bus", bus, "--frames", "0"), 2);
+    assert_int_equal(RUN("--version"), 0);
     (void)state;
 }
 

@@ -27,6 +27,17 @@ if(TARGET framebus_tools_core)
     else()
         message(STATUS "test_tools_meta: not built (no framebus-producer)")
     endif()
+    # The installed programs run from any prefix (install RPATH).
+    if(TARGET framebus-producer AND TARGET framebus-viewer)
+        fbus_add_test(test_install
+            SOURCES test_install.c test_tools_util.c ${FBUS_TESTUTIL}
+            LIBS framebus::framebus
+            TIMEOUT 180
+            LABELS programs)
+        add_dependencies(test_install framebus_cmd framebus-producer framebus-viewer)
+    else()
+        message(STATUS "test_install: not built (producer or viewer not built)")
+    endif()
 else()
     message(STATUS "tests of the framebus command: not built (FBUS_BUILD_PROGRAMS=OFF)")
 endif()
