@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The built-in test pattern, drawn straight into a yuv420p slot: eight colour
- * bars scrolling sideways (a torn frame shows as a broken edge), a grey ramp
- * band moving down, and the frame number in big digits top-left.
+ * bars (BT.709 for HD, BT.601 for SD) scrolling sideways (a torn frame shows as a broken edge), a
+ * grey ramp band moving down, and the frame number in big digits top-left.
  */
 #include "pattern.h"
 
@@ -12,11 +12,31 @@
 
 #include "font.h"
 
-/* 75% colour bars in BT.601 limited range: white, yellow, cyan, green,
- * magenta, red, blue, black. */
-static const uint8_t bar_y[8] = {180, 162, 131, 112, 84, 65, 35, 16};
-static const uint8_t bar_u[8] = {128, 44, 156, 72, 184, 100, 212, 128};
-static const uint8_t bar_v[8] = {128, 142, 44, 58, 198, 212, 114, 128};
+/* 75% colour bars, limited range: white, yellow, cyan, green, magenta,
+ * red, blue, black; [0] in BT.601, [1] in BT.709 (green is (0,191,0) in
+ * RGB either way, once decoded with the matrix it was encoded with). */
+static const uint8_t bar_y[2][8] = {{180, 162, 131, 112, 84, 65, 35, 16},
+                                    {180, 168, 145, 133, 63, 51, 28, 16}};
+static const uint8_t bar_u[2][8] = {{128, 44, 156, 72, 184, 100, 212, 128},
+                                    {128, 44, 147, 63, 193, 109, 212, 128}};
+static const uint8_t bar_v[2][8] = {{128, 142, 44, 58, 198, 212, 114, 128},
+                                    {128, 136, 44, 52, 204, 212, 120, 128}};
+
+/* HD (720 rows and more) is BT.709, SD BT.601, as players assume for
+ * untagged video and as the frame's colour description then says. */
+static int is_hd(int height)
+{
+    return height >= 720;
+}
+
+void prod_pattern_color(int height, fbus_color *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->range = FBUS_RANGE_LIMITED;
+    /* H.273: 1 is BT.709 for matrix, primaries and transfer; 6 is SMPTE
+     * 170M (BT.601 525) for all three. */
+    c->matrix = c->primaries = c->transfer = is_hd(height) ? 1 : 6;
+}
 
 #define BLACK_Y 16
 #define WHITE_Y 235
@@ -48,6 +68,7 @@ static void draw_rows(uint8_t *const data[3], const int linesize[3], int width, 
     int band_h = max_int(2, height / 10) & ~1;
     int band_y = (int)((n * (uint64_t)max_int(2, height / 60)) % (uint64_t)height) & ~1;
     uint8_t *bars = NULL, *ramp = NULL;
+    int m = is_hd(height);
 
     /* Template rows first, then copy them down. */
     for (int y = 0; y < height; y++) {
@@ -64,12 +85,12 @@ static void draw_rows(uint8_t *const data[3], const int linesize[3], int width, 
             ramp = row;
         } else {
             for (int x = 0; x < width; x++)
-                row[x] = bar_y[bar_at(x, width, shift)];
+                row[x] = bar_y[m][bar_at(x, width, shift)];
             bars = row;
         }
     }
     for (int p = 1; p <= 2; p++) {
-        const uint8_t *tab = p == 1 ? bar_u : bar_v;
+        const uint8_t *tab = p == 1 ? bar_u[m] : bar_v[m];
         uint8_t *cbars = NULL;
 
         for (int y = 0; y < ch; y++) {

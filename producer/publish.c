@@ -170,6 +170,19 @@ static void frame_color(const struct producer *p, fbus_color *c)
     }
 }
 
+/* The pattern's colour description: its own (BT.709 for HD, BT.601 for
+ * SD, limited) unless libswscale made RGB of it. */
+static void pattern_color(const struct producer *p, fbus_color *c)
+{
+    const AVPixFmtDescriptor *out = av_pix_fmt_desc_get(out_pix_fmt(p, AV_PIX_FMT_YUV420P));
+
+    prod_pattern_color(p->fmt_h, c);
+    if (out && (out->flags & AV_PIX_FMT_FLAG_RGB)) {
+        c->matrix = 0;
+        c->range = FBUS_RANGE_FULL;
+    }
+}
+
 /* The decoded frame's pixel aspect, as published: scaling to --size changes
  * it the way ffmpeg's scale filter does, so the picture keeps its shape. */
 static AVRational frame_sar(const struct producer *p)
@@ -189,6 +202,7 @@ static void frame_meta(struct producer *p, fbus_meta *meta)
         meta->pts = (int64_t)p->published;
         meta->flags = FBUS_FRAME_KEY;
         meta->sar_num = meta->sar_den = 1;
+        pattern_color(p, &meta->color);
         p->media_t = (double)p->published * av_q2d(p->tb);
     } else {
         AVRational sar = frame_sar(p);
