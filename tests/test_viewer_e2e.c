@@ -47,9 +47,22 @@ static int clamp8(double v)
     return v < 0 ? 0 : v > 255 ? 255 : (int)(v + 0.5);
 }
 
-/* BT.601, limited range unless full (yuvj, which SDL calls JPEG). */
+/* The colour frames are painted in and tagged with (all 0: untagged). */
+static fbus_color paint_color;
+
+/* BT.601 (or BT.709 if paint_color says so), limited range unless full
+ * (yuvj, which SDL calls JPEG, or paint_color's range). */
 static void to_yuv(struct rgb c, int full, int *y, int *u, int *v)
 {
+    if (paint_color.matrix == 1) {
+        double Y = (0.2126 * c.r + 0.7152 * c.g + 0.0722 * c.b) / 255;
+        double U = ((double)c.b / 255 - Y) / 1.8556, V = ((double)c.r / 255 - Y) / 1.5748;
+        int lim = paint_color.range != FBUS_RANGE_FULL;
+        *y = clamp8(lim ? 16 + 219 * Y : 255 * Y);
+        *u = clamp8(128 + (lim ? 224 : 255) * U);
+        *v = clamp8(128 + (lim ? 224 : 255) * V);
+        return;
+    }
     if (full) {
         *y = clamp8(0.299 * c.r + 0.587 * c.g + 0.114 * c.b);
         *u = clamp8(128 - 0.168736 * c.r - 0.331264 * c.g + 0.5 * c.b);
@@ -225,7 +238,11 @@ static int pub_one(struct pub *p)
         for (uint32_t i = 0; i < s.format.nb_planes; i++)
             memset(s.data[i], 0x80, (size_t)s.format.planes[i].stride * s.format.planes[i].rows);
     }
-    return fbus_writer_publish(p->w, &s, NULL);
+    fbus_meta meta;
+    memset(&meta, 0, sizeof(meta));
+    meta.pts = INT64_MIN;
+    meta.color = paint_color;
+    return fbus_writer_publish(p->w, &s, &meta);
 }
 
 /* Frames the reader of process pid has taken in the bus's current region,
@@ -576,6 +593,92 @@ static void test_screenshots(void **state)
     assert_non_null(strstr(slurp(err), want));
     assert_int_equal(access(shot, F_OK), -1);
     unlink(err);
+}
+
+#define PRODUCER FBUS_TEST_BINDIR "/producer/framebus-producer"
+
+/* Pixels of an RGB image within tol of (r, g, b), in percent. */
+static double share_near(const struct image *im, int r, int g, int b, int tol)
+{
+    size_t n = 0, total = (size_t)im->w * (size_t)im->h;
+
+    for (size_t i = 0; i < total; i++) {
+        const uint8_t *p = im->px + i * 3;
+        n += abs(p[0] - r) <= tol && abs(p[1] - g) <= tol && abs(p[2] - b) <= tol;
+    }
+    return 100.0 * (double)n / (double)total;
+}
+
+/* The producer's test pattern on screen: its 75% green bar is (0,191,0)
+ * whether it is HD (encoded and tagged BT.709) or SD (BT.601), not the
+ * (0,161,0) of BT.601 bars decoded as BT.709. */
+static void pattern_colours(const char *size)
+{
+    char name[FBUS_NAME_MAX + 1], shot[256], err[256], perr[256];
+    struct image im;
+
+    tu_bus_name(name, sizeof(name), "vwpat");
+    path_in_tmp(shot, sizeof(shot), "pattern-%s.ppm", size);
+    path_in_tmp(err, sizeof(err), "pattern-%s.err", size);
+    path_in_tmp(perr, sizeof(perr), "pattern-%s.perr", size);
+    pid_t prod = fork();
+    if (prod == 0) {
+        int fd = open(perr, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
+        execl(PRODUCER, PRODUCER, "-q", "--bus", name, "--size", size, "--fps", "30", (char *)NULL);
+        _exit(127);
+    }
+    assert_true(prod > 0);
+    pid_t pid = spawn_viewer(err, "--bus", name, "--frames", "3", "--screenshot-on-exit", shot,
+                             (char *)NULL);
+    int status = tu_wait(pid, 30000);
+    kill(prod, SIGTERM);
+    tu_wait(prod, 10000);
+    tu_bus_cleanup(name);
+    if (status != 0)
+        print_error("viewer stderr:\n%s\nproducer stderr:\n%s", slurp(err), slurp(perr));
+    assert_int_equal(status, 0);
+    assert_int_equal(read_ppm(shot, &im), 0);
+    double green = share_near(&im, 0, 191, 0, 10), wrong = share_near(&im, 0, 161, 0, 10);
+    print_message("%s: %.1f%% of the pixels are (0,191,0), %.1f%% (0,161,0)\n", size, green, wrong);
+    free(im.px);
+    /* One bar of eight, less the band and the frame number. */
+    assert_true(green > 5.0);
+    assert_true(wrong < 0.5);
+    unlink(shot);
+    unlink(err);
+    unlink(perr);
+}
+
+static void test_pattern_colours_hd(void **state)
+{
+    (void)state;
+    pattern_colours("1280x720");
+}
+
+static void test_pattern_colours_sd(void **state)
+{
+    (void)state;
+    pattern_colours("640x360");
+}
+
+/* Frames tagged with a matrix are decoded with it, whatever their height
+ * (untagged 96x48 would be BT.601): BT.709 limited through SDL, and BT.709
+ * full range, which SDL2 has no mode for, through libswscale. */
+static void tagged_colours(const char *pf, int range)
+{
+    paint_color = (fbus_color){1, (uint8_t)range, 1, 1};
+    show_format(pf);
+    paint_color = (fbus_color){0, 0, 0, 0};
+}
+
+static void test_tagged_bt709(void **state)
+{
+    (void)state;
+    tagged_colours("yuv420p", FBUS_RANGE_LIMITED);
+    tagged_colours("nv12", FBUS_RANGE_LIMITED);
+    tagged_colours("yuv420p", FBUS_RANGE_FULL);
+    tagged_colours("yuv444p", FBUS_RANGE_LIMITED);
 }
 
 /* A frame the viewer cannot display is reported once, not shown, and the
@@ -1130,6 +1233,9 @@ int main(void)
         cmocka_unit_test(test_display_unreachable),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_screenshots),
+        cmocka_unit_test(test_pattern_colours_hd),
+        cmocka_unit_test(test_pattern_colours_sd),
+        cmocka_unit_test(test_tagged_bt709),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -87,6 +87,36 @@ static void test_display_size(void **state)
     }
 }
 
+static void test_yuv_mode(void **state)
+{
+    const struct viewer_pixfmt *yuv = viewer_pixfmt_find("yuv420p");
+    const struct viewer_pixfmt *yuvj = viewer_pixfmt_find("yuvj420p");
+    SDL_YUV_CONVERSION_MODE m;
+    (void)state;
+
+    /* Untagged: by height (as SDL's AUTOMATIC), yuvj is JPEG. */
+    assert_int_equal(viewer_yuv_mode(yuv, &(fbus_color){0, 0, 0, 0}, 576, &m), 0);
+    assert_int_equal(m, SDL_YUV_CONVERSION_BT601);
+    assert_int_equal(viewer_yuv_mode(yuv, &(fbus_color){0, 0, 0, 0}, 720, &m), 0);
+    assert_int_equal(m, SDL_YUV_CONVERSION_BT709);
+    assert_int_equal(viewer_yuv_mode(yuvj, &(fbus_color){0, 0, 0, 0}, 1080, &m), 0);
+    assert_int_equal(m, SDL_YUV_CONVERSION_JPEG);
+    /* Tagged: the tag wins over the height. */
+    assert_int_equal(viewer_yuv_mode(yuv, &(fbus_color){1, FBUS_RANGE_LIMITED, 1, 1}, 360, &m), 0);
+    assert_int_equal(m, SDL_YUV_CONVERSION_BT709);
+    assert_int_equal(viewer_yuv_mode(yuv, &(fbus_color){6, FBUS_RANGE_LIMITED, 6, 6}, 1080, &m), 0);
+    assert_int_equal(m, SDL_YUV_CONVERSION_BT601);
+    assert_int_equal(viewer_yuv_mode(yuv, &(fbus_color){5, FBUS_RANGE_FULL, 5, 5}, 1080, &m), 0);
+    assert_int_equal(m, SDL_YUV_CONVERSION_JPEG);
+    assert_int_equal(viewer_yuv_mode(yuvj, &(fbus_color){0, FBUS_RANGE_LIMITED, 0, 0}, 1080, &m),
+                     0);
+    assert_int_equal(m, SDL_YUV_CONVERSION_BT709);
+    /* What SDL2 cannot do goes through libswscale. */
+    assert_int_equal(viewer_yuv_mode(yuv, &(fbus_color){1, FBUS_RANGE_FULL, 1, 1}, 1080, &m), -1);
+    assert_int_equal(viewer_yuv_mode(yuv, &(fbus_color){9, FBUS_RANGE_LIMITED, 9, 16}, 2160, &m),
+                     -1);
+}
+
 static void test_pixfmt_table(void **state)
 {
     static const struct {
@@ -372,11 +402,17 @@ static void test_overlay_font(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keys),         cmocka_unit_test(test_letterbox),
-        cmocka_unit_test(test_pixfmt_table), cmocka_unit_test(test_frame_check),
-        cmocka_unit_test(test_options),      cmocka_unit_test(test_stats_line),
-        cmocka_unit_test(test_overlay_font), cmocka_unit_test(test_screenshot_name),
-        cmocka_unit_test(test_display_size), cmocka_unit_test(test_screenshot_kinds),
+        cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_letterbox),
+        cmocka_unit_test(test_pixfmt_table),
+        cmocka_unit_test(test_frame_check),
+        cmocka_unit_test(test_options),
+        cmocka_unit_test(test_stats_line),
+        cmocka_unit_test(test_overlay_font),
+        cmocka_unit_test(test_screenshot_name),
+        cmocka_unit_test(test_display_size),
+        cmocka_unit_test(test_yuv_mode),
+        cmocka_unit_test(test_screenshot_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

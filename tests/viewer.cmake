@@ -12,7 +12,7 @@ if(TARGET framebus-viewer)
         LIBS framebus::framebus rt
         TIMEOUT 240
         LABELS viewer)
-    add_dependencies(test_viewer_e2e framebus-viewer)
+    add_dependencies(test_viewer_e2e framebus-viewer framebus-producer)
 else()
     message(STATUS "tests of the viewer: not built (FBUS_BUILD_PROGRAMS=OFF)")
 endif()

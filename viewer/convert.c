@@ -20,7 +20,46 @@ struct viewer_convert {
     uint8_t *buf;
     size_t buf_size;
     int stride;
+    fbus_color color; /* what the context is set up for: colour, */
+    int w, h;         /* size */
+    int pix_fmt;      /* and source format */
 };
+
+/* libswscale's coefficient table for an H.273 matrix; unknown: BT.601 up
+ * to 576 rows and BT.709 above, as for direct uploads. */
+static int sws_matrix(int matrix, int height)
+{
+    switch (matrix) {
+    case 1:
+        return SWS_CS_ITU709;
+    case 5:
+    case 6:
+        return SWS_CS_ITU601;
+    case 7:
+        return SWS_CS_SMPTE240M;
+    case 9:
+    case 10:
+        return SWS_CS_BT2020;
+    default:
+        return height > 576 ? SWS_CS_ITU709 : SWS_CS_ITU601;
+    }
+}
+
+/* Decode YUV with the frame's matrix, and its range when it says one (else
+ * the one libswscale chose: full for yuvj and gray). */
+static void set_colorspace(struct SwsContext *sws, const AVPixFmtDescriptor *desc,
+                           const fbus_color *c, int height)
+{
+    int *inv, *table, src_range, dst_range, bri, con, sat;
+
+    if ((desc->flags & AV_PIX_FMT_FLAG_RGB) || desc->nb_components < 3 ||
+        sws_getColorspaceDetails(sws, &inv, &src_range, &table, &dst_range, &bri, &con, &sat) < 0)
+        return;
+    if (c->range != FBUS_RANGE_UNKNOWN)
+        src_range = c->range == FBUS_RANGE_FULL;
+    sws_setColorspaceDetails(sws, sws_getCoefficients(sws_matrix(c->matrix, height)), src_range,
+                             table, dst_range, bri, con, sat);
+}
 
 int viewer_frame_check(const fbus_format *fmt)
 {
@@ -81,25 +120,23 @@ int viewer_convert_frame(struct viewer_convert **cvp, const fbus_frame *f, const
     }
     cv->stride = stride;
 
-    struct SwsContext *sws = sws_getCachedContext(cv->sws, w, h, pf, w, h, AV_PIX_FMT_BGRA,
-                                                  SWS_BILINEAR, NULL, NULL, NULL);
-    if (!sws)
-        return FBUS_EFORMAT;
-    if (sws != cv->sws) {
-        cv->sws = sws;
-        /* Use the same matrix as SDL does for direct uploads (BT.601 up to
-         * 576 lines, BT.709 above), so a format change does not shift the
-         * colours. The range libswscale chose (full for yuvj and gray) is
-         * kept. */
-        int *inv, *table, src_range, dst_range, bri, con, sat;
-        if (!(desc->flags & AV_PIX_FMT_FLAG_RGB) && desc->nb_components >= 3 &&
-            sws_getColorspaceDetails(sws, &inv, &src_range, &table, &dst_range, &bri, &con, &sat) >=
-                0) {
-            int cs = h > 576 ? SWS_CS_ITU709 : SWS_CS_ITU601;
-            sws_setColorspaceDetails(sws, sws_getCoefficients(cs), src_range, table, dst_range, bri,
-                                     con, sat);
-        }
+    /* A context is made once per size and format: sws_getCachedContext
+     * would reset the colourspace details set below on every call. */
+    if (!cv->sws || cv->w != w || cv->h != h || cv->pix_fmt != (int)pf) {
+        sws_freeContext(cv->sws);
+        cv->sws = sws_getContext(w, h, pf, w, h, AV_PIX_FMT_BGRA, SWS_BILINEAR, NULL, NULL, NULL);
+        if (!cv->sws)
+            return FBUS_EFORMAT;
+        cv->w = w;
+        cv->h = h;
+        cv->pix_fmt = (int)pf;
+        set_colorspace(cv->sws, desc, &f->color, h);
+        cv->color = f->color;
+    } else if (memcmp(&cv->color, &f->color, sizeof(f->color)) != 0) {
+        set_colorspace(cv->sws, desc, &f->color, h);
+        cv->color = f->color;
     }
+    struct SwsContext *sws = cv->sws;
     for (uint32_t i = 0; i < f->format.nb_planes; i++) {
         src[i] = f->data[i];
         src_stride[i] = (int)f->format.planes[i].stride;

@@ -52,3 +52,37 @@ const struct viewer_pixfmt *viewer_pixfmt_find(const char *name)
             return &formats[i];
     return &convert;
 }
+
+const struct viewer_pixfmt *viewer_pixfmt_converted(void)
+{
+    return &convert;
+}
+
+int viewer_yuv_mode(const struct viewer_pixfmt *pf, const fbus_color *c, int height,
+                    SDL_YUV_CONVERSION_MODE *mode)
+{
+    int full = c->range == FBUS_RANGE_FULL || (c->range == FBUS_RANGE_UNKNOWN && pf->full_range);
+    int bt709;
+
+    switch (c->matrix) {
+    case 1: /* BT.709 */
+        bt709 = 1;
+        break;
+    case 5: /* BT.470BG (BT.601 625) */
+    case 6: /* SMPTE 170M (BT.601 525): the same matrix */
+        bt709 = 0;
+        break;
+    case 0: /* unknown: what players assume, by height (JPEG is BT.601) */
+    case 2:
+        bt709 = !full && height > 576;
+        break;
+    default: /* BT.2020, SMPTE 240M, ...: SDL2 has no such mode */
+        return -1;
+    }
+    if (full && bt709)
+        return -1; /* SDL2's only full-range mode is JPEG (BT.601) */
+    *mode = full    ? SDL_YUV_CONVERSION_JPEG
+            : bt709 ? SDL_YUV_CONVERSION_BT709
+                    : SDL_YUV_CONVERSION_BT601;
+    return 0;
+}

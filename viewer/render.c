@@ -165,8 +165,8 @@ static void fit_window(struct viewer_render *rd, int w, int h)
 }
 
 static int make_texture(struct viewer_render *rd, const fbus_format *fmt,
-                        const struct viewer_pixfmt *pf, int32_t sar_num, int32_t sar_den, char *err,
-                        size_t errlen)
+                        const struct viewer_pixfmt *pf, SDL_YUV_CONVERSION_MODE mode,
+                        int32_t sar_num, int32_t sar_den, char *err, size_t errlen)
 {
     int w = (int)fmt->width, h = (int)fmt->height;
 
@@ -176,10 +176,9 @@ static int make_texture(struct viewer_render *rd, const fbus_format *fmt,
     rd->have_image = 0;
     /* SDL reads the YUV matrix when a texture is created (GPU renderers)
      * or converted (software renderer); there is only ever one texture,
-     * so the global setting is this texture's. JPEG is full-range BT.601;
-     * AUTOMATIC is BT.601 up to 576 lines and BT.709 above. */
-    SDL_SetYUVConversionMode(pf->full_range ? SDL_YUV_CONVERSION_JPEG
-                                            : SDL_YUV_CONVERSION_AUTOMATIC);
+     * so the global setting is this texture's. */
+    SDL_SetYUVConversionMode(mode);
+    rd->yuv_mode = mode;
     rd->texture =
         SDL_CreateTexture(rd->renderer, pf->sdl_format, SDL_TEXTUREACCESS_STREAMING, w, h);
     if (!rd->texture) {
@@ -213,10 +212,16 @@ int viewer_render_upload(struct viewer_render *rd, const fbus_frame *f, char *er
                  fmt->width, fmt->height, FBUS_PIXFMT_MAX - 1, fmt->pix_fmt);
         return FBUS_EFORMAT;
     }
+    /* YUV is decoded with the matrix and range the frame says it uses;
+     * what SDL has no mode for goes through libswscale. */
+    SDL_YUV_CONVERSION_MODE mode = SDL_YUV_CONVERSION_AUTOMATIC;
     pf = viewer_pixfmt_find(fmt->pix_fmt);
+    if (pf->upload != VIEWER_UPLOAD_CONVERT && SDL_ISPIXELFORMAT_FOURCC(pf->sdl_format) &&
+        viewer_yuv_mode(pf, &f->color, (int)fmt->height, &mode) < 0)
+        pf = viewer_pixfmt_converted();
     if (!rd->texture || rd->tex_w != (int)fmt->width || rd->tex_h != (int)fmt->height ||
-        strcmp(rd->pix_fmt, fmt->pix_fmt) != 0) {
-        rc = make_texture(rd, fmt, pf, f->sar_num, f->sar_den, err, errlen);
+        strcmp(rd->pix_fmt, fmt->pix_fmt) != 0 || pf != rd->pf || mode != rd->yuv_mode) {
+        rc = make_texture(rd, fmt, pf, mode, f->sar_num, f->sar_den, err, errlen);
         if (rc < 0)
             return rc;
     } else {

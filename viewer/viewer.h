@@ -84,6 +84,16 @@ struct viewer_pixfmt {
 /* How a bus pixel format is displayed. Never NULL: formats SDL cannot take
  * directly get the CONVERT entry (whose name is NULL). */
 const struct viewer_pixfmt *viewer_pixfmt_find(const char *name);
+/* The CONVERT entry (libswscale to BGRA). */
+const struct viewer_pixfmt *viewer_pixfmt_converted(void);
+
+/* The SDL YUV conversion mode for a frame of YUV format pf, colour c and
+ * height rows: c's matrix and range when known; unknown matrix: BT.601
+ * up to 576 rows, BT.709 above; unknown range: full for yuvj*, else
+ * limited. Returns 0, or -1 when SDL2 has no mode for it (full-range
+ * BT.709, BT.2020...): such frames go through libswscale. */
+int viewer_yuv_mode(const struct viewer_pixfmt *pf, const fbus_color *c, int height,
+                    SDL_YUV_CONVERSION_MODE *mode);
 
 /* ---------------------------------------------------------------- keys */
 
@@ -132,6 +142,7 @@ struct viewer_render {
     SDL_Texture *texture;
     struct viewer_convert *convert;
     const struct viewer_pixfmt *pf;
+    SDL_YUV_CONVERSION_MODE yuv_mode; /* the texture's, for YUV textures */
     char pix_fmt[FBUS_PIXFMT_MAX];
     int tex_w, tex_h;   /* the frame's size in pixels */
     int disp_w, disp_h; /* its size on screen at 1:1, pixel aspect applied */
