@@ -95,6 +95,13 @@ int prod_decoder_open(const char *url, int loop, const volatile sig_atomic_t *st
             set_err(err, errlen, url, av_err2str(ret), 0);
         goto fail;
     }
+    /* Looping seeks back to the start: refuse now what could only play once
+     * (a pipe, a live stream), rather than end quietly after one pass. */
+    if (loop && (!d->fmt->pb || !(d->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL))) {
+        set_err(err, errlen, url, "cannot loop: input is not seekable", 0);
+        ret = AVERROR(ESPIPE);
+        goto fail;
+    }
     ret = avformat_find_stream_info(d->fmt, NULL);
     if (ret < 0) {
         set_err(err, errlen, url, "not a media file", 0);

@@ -193,6 +193,18 @@ static void test_usage_errors(void **state)
     }
 }
 
+/* cat on a name nobody holds waits, and says so once. */
+static void test_cat_says_waiting(void **state)
+{
+    char name[FBUS_NAME_MAX + 1], want[256];
+
+    (void)state;
+    tt_bus_name(name, sizeof(name), "ttwait");
+    snprintf(want, sizeof(want),
+             "framebus: cat: bus \"%s\": no such bus yet; waiting for a producer\n", name);
+    tt_expect(0, want, "\"$FB\" cat %s > /dev/null & p=$!; sleep 1.5; kill -INT $p; wait $p", name);
+}
+
 /* Output that does not arrive is an error: one message, status 1. */
 static void test_write_errors(void **state)
 {
@@ -286,6 +298,7 @@ int main(void)
         cmocka_unit_test_teardown(test_usage_errors, cleanup),
         cmocka_unit_test_teardown(test_help_version, cleanup),
         cmocka_unit_test_teardown(test_write_errors, cleanup),
+        cmocka_unit_test_teardown(test_cat_says_waiting, cleanup),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

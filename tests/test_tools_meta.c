@@ -3,7 +3,8 @@
  * What a recording keeps besides the pixels: the frame rate and the pixel
  * aspect travel from the source (a VP9/WebM or FFV1/Matroska clip through
  * framebus-producer, or a y4m stream through `framebus put`) in the bus's
- * metadata to the header `framebus cat --y4m` writes.
+ * metadata to the header `framebus cat --y4m` writes. And --loop on an input
+ * that cannot seek (a pipe) is refused.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -137,6 +139,23 @@ static void test_rate_and_sar_through_put(void **state)
     free(h);
 }
 
+/* --loop needs to seek back: on a pipe it is refused, not one quiet pass. */
+static void test_loop_on_pipe(void **state)
+{
+    tt_result r;
+
+    (void)state;
+    if (!tt_have_ffmpeg())
+        fail_msg("ffmpeg not found");
+    tt_run(&r, RUN_MS,
+           "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=64x48:rate=25 -t 0.4 -c:v ffv1 "
+           "loop.mkv && cat loop.mkv | \"$P\" - --loop --bus ttloop-%d -q",
+           (int)getpid());
+    assert_int_equal(r.status, 1);
+    assert_string_equal(r.err, "framebus-producer: pipe:0: cannot loop: input is not seekable\n");
+    tt_free(&r);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -167,6 +186,7 @@ int main(void)
         cmocka_unit_test_teardown(test_rate_60, cleanup),
         cmocka_unit_test_teardown(test_sar_from_producer, cleanup),
         cmocka_unit_test_teardown(test_rate_and_sar_through_put, cleanup),
+        cmocka_unit_test_teardown(test_loop_on_pipe, cleanup),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

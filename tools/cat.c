@@ -37,6 +37,7 @@ struct cat {
     int latest;
     int64_t timeout_ns; /* -1: wait forever */
     int follow;
+    int said_waiting; /* "waiting for a producer" was said */
 
     fbus_reader *reader;
     int started;            /* header (y4m) or hint (raw) written */
@@ -310,6 +311,13 @@ static int acquire(struct cat *c, int64_t limit_ns, fbus_frame *f)
         rc = fbus_reader_acquire(c->reader, slice, f);
         if (rc != -ETIMEDOUT && rc != -EAGAIN && rc != -EINTR)
             return rc;
+        /* Waiting with no end for a name nobody holds (misspelled?): say
+         * so once, as the viewer does. */
+        if (!c->said_waiting && c->timeout_ns < 0 && c->written == 0 &&
+            !fbus_reader_attached(c->reader)) {
+            tool_error(CMD, "bus \"%s\": no such bus yet; waiting for a producer", c->name);
+            c->said_waiting = 1;
+        }
         /* Out of time only after a last look (a zero timeout polls once). */
         if (deadline >= 0 && slice == 0)
             return -ETIMEDOUT;
