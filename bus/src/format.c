@@ -142,24 +142,3 @@ FBUS_EXTERN int fbus_format_check(const fbus_format *fmt, uint64_t capacity)
     }
     return 0;
 }
-
-FBUS_EXTERN int fbus_name_check(const char *name)
-{
-    size_t n;
-
-    if (!name)
-        return FBUS_EBADNAME;
-    n = strnlen(name, FBUS_NAME_MAX + 1);
-    if (n == 0 || n > FBUS_NAME_MAX)
-        return FBUS_EBADNAME;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return FBUS_EBADNAME;
-    }
-    /* "." and ".." would name directories, never a bus. */
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-        return FBUS_EBADNAME;
-    return 0;
-}

@@ -37,16 +37,17 @@ struct fbus__mapping {
  */
 struct fbus__transport {
     const char *name;
+    fbus_transport id;
+    const char *prefix; /* of the names in /dev/shm that carry its buses */
+    /* The file in /dev/shm that carries bus `name`: the object (posix) or
+     * its key file (sysv). Linking or renaming a temp region's file there
+     * gives the region the name (fbus__transport_link/_rename). */
+    void (*file)(const char *name, char *buf, size_t len);
     /* Create an object under a private temporary name and map it
-     * read-write; link() or rename() gives it the bus name later. */
+     * read-write, the producer's liveness lock taken at once. */
     int (*create)(uint64_t size, uint32_t mode, struct fbus__mapping *m);
-    /* Give a temp object the bus name if no one holds it: 0 or -EEXIST. A
-     * region is thus never visible under its name before it is complete. */
-    int (*link)(const char *name, struct fbus__mapping *m);
     /* Whether the bus name still refers to the object behind m. */
     int (*owns)(const char *name, const struct fbus__mapping *m);
-    /* Atomically give a temp object the bus name, replacing what held it. */
-    int (*rename)(const char *name, struct fbus__mapping *m);
     /* Remove the object behind m, whatever its name now, and unmap it. */
     void (*destroy)(struct fbus__mapping *m);
     /* Map an existing object, read-write if allowed and want_write, else
@@ -55,15 +56,22 @@ struct fbus__transport {
     /* Remove the name; if m is not NULL only while it still names m. */
     int (*unlink)(const char *name, const struct fbus__mapping *m);
     void (*close)(struct fbus__mapping *m);
-    /* Call fn for every bus name of this transport. */
-    int (*list)(int (*fn)(const char *name, fbus_transport t, void *opaque), void *opaque);
+    /* Optional: if path is one of its temp files whose maker died, remove
+     * what it holds besides the file, and say 1. */
+    int (*remove_temp)(const char *path);
 };
 
 extern const struct fbus__transport fbus__transport_posix;
 extern const struct fbus__transport fbus__transport_sysv;
 
-/* The transport for t, or NULL. */
+/* transport.c: the transport for t, or NULL; naming a complete region. */
 const struct fbus__transport *fbus__transport_get(fbus_transport t);
+/* Give the temp region behind m the name: 0 or -EEXIST (taken). */
+int fbus__transport_link(const struct fbus__transport *tp, const char *name,
+                         struct fbus__mapping *m);
+/* The same, replacing whatever held the name, atomically. */
+int fbus__transport_rename(const struct fbus__transport *tp, const char *name,
+                           struct fbus__mapping *m);
 
 /* Region geometry and the per-frame view of it, kept privately after the
  * header was validated once: nothing below is re-read from shared memory. */
@@ -84,6 +92,11 @@ struct fbus__region {
     uint64_t producer_start;
     uint64_t mapped_in[FBUS_MAX_SLOTS]; /* bytes of each slot fbus__slot_map_in did */
 };
+
+static inline uint64_t fbus__page_up(uint64_t v)
+{
+    return (v + FBUS__PAGE - 1) & ~(uint64_t)(FBUS__PAGE - 1);
+}
 
 static inline struct fbus__slot_desc *fbus__desc(const struct fbus__region *rg, uint32_t i)
 {
@@ -118,7 +131,7 @@ void fbus__region_detach(struct fbus__region *rg);
 /* Remove temporary regions left by producers that died while making them. */
 void fbus__sweep_temp(void);
 
-/* validate.c: check a private copy of a header against the mapping size. */
+/* layout.c: check a private copy of a header against the mapping size. */
 int fbus__validate_header(const struct fbus__header *h, uint64_t map_size, const char *name);
 
 /* lock.c: one-byte OFD write locks (FBUS__LOCK_*). take: 0, -EAGAIN if
@@ -205,7 +218,9 @@ static inline int fbus__timed_out(int64_t timeout_ns)
 {
     return timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;
 }
+/* names.c */
 void fbus__posix_path(const char *name, char *buf, size_t len); /* "/framebus.NAME" */
+void fbus__posix_file(const char *name, char *buf, size_t len); /* "/dev/shm/framebus.NAME" */
 /* Call fn for every valid bus name behind prefix in /dev/shm. */
 int fbus__list_names(const char *prefix, fbus_transport t,
                      int (*fn)(const char *, fbus_transport, void *), void *opaque);

@@ -4,46 +4,12 @@
  * initialising it, attaching to it with validation, and the protection that
  * keeps readers from writing into frames.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/ipc.h>
 #include <sys/mman.h>
-#include <sys/shm.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
-
-static uint64_t page_up(uint64_t v)
-{
-    return (v + FBUS__PAGE - 1) & ~(uint64_t)(FBUS__PAGE - 1);
-}
-
-/* Regions above this are refused before any arithmetic can overflow. */
-#define MAX_CAPACITY (UINT64_C(1) << 36)
-
-int fbus__geometry(uint32_t slots, uint32_t readers, uint64_t capacity, struct fbus__geometry *g)
-{
-    uint64_t payloads;
-
-    if (slots < 1 || slots > FBUS_MAX_SLOTS || readers < 1 || readers > FBUS_MAX_READERS ||
-        capacity == 0 || capacity > MAX_CAPACITY)
-        return FBUS_ETOOBIG;
-    g->readers_offset = sizeof(struct fbus__header);
-    g->control_size =
-        page_up(g->readers_offset + (uint64_t)readers * sizeof(struct fbus__reader_entry));
-    g->slots_offset = g->control_size;
-    g->payload_offset = page_up(g->slots_offset + (uint64_t)slots * FBUS__DESC_STRIDE);
-    g->payload_stride = page_up(capacity);
-    if (__builtin_mul_overflow(g->payload_stride, (uint64_t)slots, &payloads) ||
-        __builtin_add_overflow(g->payload_offset, payloads, &g->total_size))
-        return FBUS_ETOOBIG;
-    return 0;
-}
 
 /*
  * A SysV mapping gets no fault-around: the first read of each 4 KiB page is
@@ -66,7 +32,7 @@ int fbus__slot_map_in(struct fbus__region *rg, uint32_t i, uint64_t bytes, int w
     if (bytes > rg->slot_capacity)
         bytes = rg->slot_capacity;
     /* Payloads are page aligned (fbus__geometry, checked by validation). */
-    if (madvise(fbus__payload(rg, i), page_up(bytes),
+    if (madvise(fbus__payload(rg, i), fbus__page_up(bytes),
                 write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) < 0) {
         /* EFAULT: touching these pages would raise SIGBUS. */
         if (errno == EFAULT)
@@ -77,6 +43,18 @@ int fbus__slot_map_in(struct fbus__region *rg, uint32_t i, uint64_t bytes, int w
     }
     rg->mapped_in[i] = bytes;
     return 0;
+}
+
+/* An empty handle for transport t: NULL if there is no such transport. */
+static const struct fbus__transport *region_init(struct fbus__region *rg, fbus_transport t)
+{
+    memset(rg, 0, sizeof(*rg));
+    rg->map.fd = -1;
+    rg->map.guard = -1;
+    rg->map.lockfd = -1;
+    rg->map.shmid = -1;
+    rg->tp = fbus__transport_get(t);
+    return rg->tp;
 }
 
 static void fill_region(struct fbus__region *rg, const struct fbus__header *h)
@@ -102,13 +80,7 @@ int fbus__region_create(const char *name, fbus_transport t, uint32_t slots, uint
     struct fbus__header h;
     int err;
 
-    memset(rg, 0, sizeof(*rg));
-    rg->map.fd = -1;
-    rg->map.guard = -1;
-    rg->map.lockfd = -1;
-    rg->map.shmid = -1;
-    rg->tp = fbus__transport_get(t);
-    if (!rg->tp)
+    if (!region_init(rg, t))
         return -EINVAL;
     err = fbus__geometry(slots, FBUS_MAX_READERS, capacity, &g);
     if (err < 0)
@@ -158,13 +130,7 @@ int fbus__region_attach(const char *name, fbus_transport t, int want_write, stru
     struct fbus__header h;
     int err;
 
-    memset(rg, 0, sizeof(*rg));
-    rg->map.fd = -1;
-    rg->map.guard = -1;
-    rg->map.lockfd = -1;
-    rg->map.shmid = -1;
-    rg->tp = fbus__transport_get(t);
-    if (!rg->tp)
+    if (!region_init(rg, t))
         return -EINVAL;
     err = rg->tp->open(name, want_write, &rg->map);
     if (err < 0)
@@ -191,57 +157,6 @@ int fbus__region_attach(const char *name, fbus_transport t, int want_write, stru
 fail:
     rg->tp->close(&rg->map);
     return err;
-}
-
-#define TEMP_GRACE_NS (2 * 1000000000LL)
-
-void fbus__sweep_temp(void)
-{
-    DIR *d = opendir(FBUS__SHM_DIR);
-    struct dirent *de;
-    size_t plen = strlen(FBUS__TEMP_PREFIX);
-
-    if (!d)
-        return;
-    while ((de = readdir(d)) != NULL) {
-        char path[sizeof(FBUS__SHM_DIR) + sizeof(de->d_name)];
-        const char *n = de->d_name;
-        size_t len = strlen(n);
-        struct stat st;
-        long pid;
-        int fd, held;
-
-        if (strncmp(n, FBUS__TEMP_PREFIX, plen) != 0)
-            continue;
-        pid = strtol(n + plen, NULL, 10);
-        if (pid <= 0)
-            continue;
-        snprintf(path, sizeof(path), FBUS__SHM_DIR "/%s", n);
-        if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
-            continue;
-        /* Its maker holds byte 0 while it lives, in whatever pid namespace,
-         * taken right after creating it: a file whose lock is free and that
-         * is older than a moment has no maker any more. The pid in the name
-         * is asked only if the lock cannot be tested. */
-        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        held = fbus__lock_held(fd, FBUS__LOCK_PRODUCER);
-        if (fd >= 0)
-            close(fd);
-        if (held > 0 || (held < 0 && (pid == (long)getpid() || fbus__pid_alive((pid_t)pid, 0))))
-            continue;
-        if (fbus__age_ns(fbus__realtime_ns(), (int64_t)st.st_ctim.tv_sec * 1000000000LL +
-                                                  st.st_ctim.tv_nsec) < TEMP_GRACE_NS)
-            continue;
-        if (len > 5 && strcmp(n + len - 5, ".sysv") == 0) {
-            key_t key = ftok(path, 'F');
-            int id = key == (key_t)-1 ? -1 : shmget(key, 0, 0);
-            struct shmid_ds ds;
-            if (id >= 0 && shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_perm.uid == geteuid())
-                shmctl(id, IPC_RMID, NULL);
-        }
-        unlink(path);
-    }
-    closedir(d);
 }
 
 void fbus__region_detach(struct fbus__region *rg)

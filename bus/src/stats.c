@@ -89,18 +89,6 @@ FBUS_EXTERN int fbus_stat(const char *name, fbus_transport transport, fbus_stats
     return 0;
 }
 
-FBUS_EXTERN int fbus_list(int (*fn)(const char *name, fbus_transport t, void *opaque), void *opaque)
-{
-    int rc;
-
-    if (!fn)
-        return -EINVAL;
-    rc = fbus__transport_posix.list(fn, opaque);
-    if (rc)
-        return rc;
-    return fbus__transport_sysv.list(fn, opaque);
-}
-
 FBUS_EXTERN int fbus_unlink(const char *name, fbus_transport transport)
 {
     const struct fbus__transport *tp = fbus__transport_get(transport);

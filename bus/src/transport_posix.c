@@ -194,31 +194,8 @@ static int posix_owns(const char *name, const struct fbus__mapping *m)
     char file[sizeof(m->path)];
     struct stat st;
 
-    snprintf(file, sizeof(file), FBUS__SHM_DIR "/" FBUS__POSIX_PREFIX "%s", name);
+    fbus__posix_file(name, file, sizeof(file));
     return lstat(file, &st) == 0 && (uint64_t)st.st_ino == m->ident;
-}
-
-static int posix_link(const char *name, struct fbus__mapping *m)
-{
-    char dst[sizeof(m->path)];
-
-    snprintf(dst, sizeof(dst), FBUS__SHM_DIR "/" FBUS__POSIX_PREFIX "%s", name);
-    if (link(m->path, dst) < 0)
-        return -errno;
-    unlink(m->path);
-    memcpy(m->path, dst, sizeof(dst));
-    return 0;
-}
-
-static int posix_rename(const char *name, struct fbus__mapping *m)
-{
-    char dst[sizeof(m->path)];
-
-    snprintf(dst, sizeof(dst), FBUS__SHM_DIR "/" FBUS__POSIX_PREFIX "%s", name);
-    if (rename(m->path, dst) < 0)
-        return -errno;
-    memcpy(m->path, dst, sizeof(dst));
-    return 0;
 }
 
 static void posix_close(struct fbus__mapping *m)
@@ -239,33 +216,15 @@ static void posix_destroy(struct fbus__mapping *m)
     posix_close(m);
 }
 
-static int posix_list(int (*fn)(const char *, fbus_transport, void *), void *opaque)
-{
-    return fbus__list_names(FBUS__POSIX_PREFIX, FBUS_TRANSPORT_POSIX, fn, opaque);
-}
-
 const struct fbus__transport fbus__transport_posix = {
     .name = "posix",
+    .id = FBUS_TRANSPORT_POSIX,
+    .prefix = FBUS__POSIX_PREFIX,
+    .file = fbus__posix_file,
     .create = posix_create,
-    .link = posix_link,
     .owns = posix_owns,
-    .rename = posix_rename,
     .destroy = posix_destroy,
     .open = posix_open,
     .unlink = posix_unlink,
     .close = posix_close,
-    .list = posix_list,
 };
-
-const struct fbus__transport *fbus__transport_get(fbus_transport t)
-{
-    switch (t) {
-    case FBUS_TRANSPORT_POSIX:
-        return &fbus__transport_posix;
-    case FBUS_TRANSPORT_SYSV:
-        return &fbus__transport_sysv;
-    case FBUS_TRANSPORT_ANY:
-        break; /* a choice readers make, not a transport */
-    }
-    return NULL;
-}

@@ -219,29 +219,6 @@ static int sysv_owns(const char *name, const struct fbus__mapping *m)
     return key_of(path, &key) == 0 && shmget(key, 0, 0) == m->shmid;
 }
 
-static int sysv_link(const char *name, struct fbus__mapping *m)
-{
-    char dst[sizeof(m->path)];
-
-    fbus__sysv_keyfile(name, dst, sizeof(dst));
-    if (link(m->path, dst) < 0)
-        return -errno;
-    unlink(m->path);
-    memcpy(m->path, dst, sizeof(dst));
-    return 0;
-}
-
-static int sysv_rename(const char *name, struct fbus__mapping *m)
-{
-    char dst[sizeof(m->path)];
-
-    fbus__sysv_keyfile(name, dst, sizeof(dst));
-    if (rename(m->path, dst) < 0)
-        return -errno;
-    memcpy(m->path, dst, sizeof(dst));
-    return 0;
-}
-
 static void sysv_destroy(struct fbus__mapping *m)
 {
     shmctl(m->shmid, IPC_RMID, NULL);
@@ -259,20 +236,33 @@ static void sysv_close(struct fbus__mapping *m)
     m->lockfd = -1;
 }
 
-static int sysv_list(int (*fn)(const char *, fbus_transport, void *), void *opaque)
+/* A temp key file whose maker died may still have its segment. */
+static int sysv_remove_temp(const char *path)
 {
-    return fbus__list_names(FBUS__SYSV_PREFIX, FBUS_TRANSPORT_SYSV, fn, opaque);
+    size_t len = strlen(path);
+    struct shmid_ds ds;
+    key_t key;
+    int id;
+
+    if (len < 5 || strcmp(path + len - 5, ".sysv") != 0)
+        return 0;
+    key = ftok(path, PROJ_ID);
+    id = key == (key_t)-1 ? -1 : shmget(key, 0, 0);
+    if (id >= 0 && shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_perm.uid == geteuid())
+        shmctl(id, IPC_RMID, NULL);
+    return 1;
 }
 
 const struct fbus__transport fbus__transport_sysv = {
     .name = "sysv",
+    .id = FBUS_TRANSPORT_SYSV,
+    .prefix = FBUS__SYSV_PREFIX,
+    .file = fbus__sysv_keyfile,
     .create = sysv_create,
-    .link = sysv_link,
     .owns = sysv_owns,
-    .rename = sysv_rename,
     .destroy = sysv_destroy,
     .open = sysv_open,
     .unlink = sysv_unlink,
     .close = sysv_close,
-    .list = sysv_list,
+    .remove_temp = sysv_remove_temp,
 };

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Clocks, randomness and the names objects get in each namespace. */
-#include <dirent.h>
+/* Clocks and randomness. */
 #include <stdint.h>
 #include <errno.h>
 #include <string.h>
@@ -61,40 +60,4 @@ uint64_t fbus__random64(void)
         v = (uint64_t)fbus__realtime_ns() ^ ((uint64_t)getpid() << 32);
     }
     return v ? v : 1;
-}
-
-void fbus__posix_path(const char *name, char *buf, size_t len)
-{
-    snprintf(buf, len, "/" FBUS__POSIX_PREFIX "%s", name);
-}
-
-void fbus__temp_name(char *buf, size_t len)
-{
-    snprintf(buf, len, FBUS__TEMP_PREFIX "%d.%016llx", (int)getpid(),
-             (unsigned long long)fbus__random64());
-}
-
-void fbus__sysv_keyfile(const char *name, char *buf, size_t len)
-{
-    snprintf(buf, len, FBUS__SHM_DIR "/" FBUS__SYSV_PREFIX "%s", name);
-}
-
-int fbus__list_names(const char *prefix, fbus_transport t,
-                     int (*fn)(const char *, fbus_transport, void *), void *opaque)
-{
-    DIR *d = opendir(FBUS__SHM_DIR);
-    struct dirent *de;
-    size_t plen = strlen(prefix);
-    int rc = 0;
-
-    if (!d)
-        return -errno;
-    while (rc == 0 && (de = readdir(d)) != NULL) {
-        const char *n = de->d_name;
-        if (strncmp(n, prefix, plen) != 0 || fbus_name_check(n + plen) != 0)
-            continue;
-        rc = fn(n + plen, t, opaque);
-    }
-    closedir(d);
-    return rc;
 }

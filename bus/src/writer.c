@@ -181,7 +181,7 @@ static int create_region(struct fbus_writer *w, uint64_t capacity)
     if (err < 0)
         return err;
     for (int attempt = 0; attempt < 3; attempt++) {
-        err = w->rg.tp->link(w->name, &w->rg.map);
+        err = fbus__transport_link(w->rg.tp, w->name, &w->rg.map);
         if (err != -EEXIST)
             break;
         err = stale_region(w->name, w->transport, &old);
@@ -470,8 +470,8 @@ static int move_region(struct fbus_writer *w, uint64_t capacity)
      * and another producer holds it now, the new region stays nameless
      * (its readers followed us here, new ones find the other producer). */
     if (old.tp->owns(w->name, &old.map))
-        err = fresh.tp->rename(w->name, &fresh.map);
-    else if ((err = fresh.tp->link(w->name, &fresh.map)) == -EEXIST)
+        err = fbus__transport_rename(fresh.tp, w->name, &fresh.map);
+    else if ((err = fbus__transport_link(fresh.tp, w->name, &fresh.map)) == -EEXIST)
         err = 0;
     if (err < 0) {
         fresh.tp->destroy(&fresh.map);

@@ -1,13 +1,37 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Attach-time validation: a region's header is checked field by field against
- * the size of the mapping before any offset in it is used. Frames are checked
- * one by one with fbus_format_check() when they are acquired.
+ * The layout's arithmetic and its checks together: where everything of a
+ * region lies (fbus__geometry), and the attach-time validation that checks a
+ * region's header field by field against that and the mapping's size before
+ * any offset in it is used. Frames are checked one by one with
+ * fbus_format_check() when they are acquired.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* Regions above this are refused before any arithmetic can overflow. */
+#define MAX_CAPACITY (UINT64_C(1) << 36)
+
+int fbus__geometry(uint32_t slots, uint32_t readers, uint64_t capacity, struct fbus__geometry *g)
+{
+    uint64_t payloads;
+
+    if (slots < 1 || slots > FBUS_MAX_SLOTS || readers < 1 || readers > FBUS_MAX_READERS ||
+        capacity == 0 || capacity > MAX_CAPACITY)
+        return FBUS_ETOOBIG;
+    g->readers_offset = sizeof(struct fbus__header);
+    g->control_size =
+        fbus__page_up(g->readers_offset + (uint64_t)readers * sizeof(struct fbus__reader_entry));
+    g->slots_offset = g->control_size;
+    g->payload_offset = fbus__page_up(g->slots_offset + (uint64_t)slots * FBUS__DESC_STRIDE);
+    g->payload_stride = fbus__page_up(capacity);
+    if (__builtin_mul_overflow(g->payload_stride, (uint64_t)slots, &payloads) ||
+        __builtin_add_overflow(g->payload_offset, payloads, &g->total_size))
+        return FBUS_ETOOBIG;
+    return 0;
+}
 
 int fbus__validate_header(const struct fbus__header *h, uint64_t map_size, const char *name)
 {
