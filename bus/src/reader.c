@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The reader side of the protocol: registering in the reader table, pinning a
- * frame with the hazard handshake, validating it, releasing it, and following
- * the producer through restarts and region moves.
+ * The reader's per-frame path: pinning a frame with the hazard handshake,
+ * validating it, releasing it, waiting for the next one, and noticing that
+ * the producer ended, died or moved (attach.c does the attaching).
  */
 #include <errno.h>
 #include <limits.h>
@@ -11,322 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
-
-#define CREATING_NS (200 * 1000000LL) /* how long a half-made region may stay so */
-
-struct fbus_reader {
-    char name[FBUS_NAME_MAX + 1];
-    fbus_transport transport; /* asked for; ANY: whichever holds the name */
-    fbus_policy policy;
-    int64_t producer_timeout;
-    uint32_t flags;
-    unsigned fork_gen; /* fbus__fork_gen at open: a child's copy refuses */
-    int attached;
-    int observer;
-    struct fbus__region rg;
-    struct fbus__reader_entry *entry; /* NULL for observers */
-    uint32_t entry_index;
-    uint32_t entry_state;         /* the state word we set: ours while it stays */
-    struct fbus__reservation rsv; /* lossless readers: fd -1 if none */
-    int watch_fd;                 /* inotify on /dev/shm, -1 until needed */
-    uint64_t done_session;        /* the last session we saw end */
-    uint64_t last_seq;            /* last frame taken in this session */
-    int from_start;               /* drops count from frame 1 */
-    /* Our own watch of a heartbeat that stopped moving: when we first saw
-     * this value, and how many times we looked since. */
-    int64_t hb_value;
-    int64_t hb_since;
-    int64_t hb_looks;
-    int new_session; /* next frame is the first of a session */
-    int holding;
-    uint64_t held_seq;
-    uint32_t held_slot;
-    /* Observers keep their own counters. */
-    uint64_t frames, overruns, drops;
-};
-
-static int forked(const struct fbus_reader *r)
-{
-    return r->fork_gen != atomic_load_explicit(&fbus__fork_gen, memory_order_relaxed);
-}
-
-/*
- * Whether a lossless reader starts this region from frame 1: when nothing is
- * published yet, or when the region was made after our reservation (the
- * writer waited for us, or should have: frames we find gone are drops).
- * Otherwise we joined a running stream and start at its newest frame.
- */
-static int starts_at_one(const struct fbus_reader *r, uint64_t newest)
-{
-    if (r->policy != FBUS_POLICY_LOSSLESS)
-        return 0;
-    return newest == 0 || (r->rsv.fd >= 0 && r->rg.created_ns >= r->rsv.created_ns);
-}
-
-/*
- * Take a reader entry. `keep`: go on from r->last_seq (taking an entry back,
- * see keep_entry) rather than choosing a start. The order is what makes the
- * writer's view safe: the entry's lock before the claim (so a claimed entry
- * always has a live owner or a free lock), every field and the consumed
- * cursor before the entry turns active (so an active entry's frames are
- * protected from its first moment), the high-water mark before both.
- */
-static int register_entry(struct fbus_reader *r, int keep)
-{
-    struct fbus__region *rg = &r->rg;
-
-    for (uint32_t i = 0; i < rg->reader_count; i++) {
-        struct fbus__reader_entry *e = &rg->readers[i];
-        uint32_t st = atomic_load_explicit(&e->state, memory_order_acquire), mine;
-        uint64_t c;
-
-        if (FBUS__ENTRY_KIND(st) != FBUS__ENTRY_FREE)
-            continue;
-        /* Held by someone: a live reader the table lists as free (a
-         * scribbled table). Leave its entry alone. */
-        if (fbus__lock_take(rg->map.lockfd, FBUS__LOCK_ENTRY(i)) < 0)
-            continue;
-        /* The mark covers the entry before it is claimed: the writer's
-         * reclaim scans only below it, and a reader that died between the
-         * claim and the mark left an entry no one would ever free. (The
-         * writer loads the mark, seq_cst, before it scans entries.) */
-        for (uint32_t hw = atomic_load(&rg->hdr->readers_hw); hw < i + 1;)
-            if (atomic_compare_exchange_weak(&rg->hdr->readers_hw, &hw, i + 1))
-                break;
-        mine = (FBUS__ENTRY_GEN(st) + 1) << 8 | FBUS__ENTRY_CLAIMED;
-        if (!atomic_compare_exchange_strong(&e->state, &st, mine)) {
-            fbus__lock_drop(rg->map.lockfd, FBUS__LOCK_ENTRY(i));
-            continue;
-        }
-        FBUS__HOOK("register:claimed");
-        atomic_store_explicit(&e->pid, getpid(), memory_order_relaxed);
-        atomic_store_explicit(&e->uid, geteuid(), memory_order_relaxed);
-        atomic_store_explicit(&e->start, fbus__proc_start(getpid()), memory_order_relaxed);
-        atomic_store_explicit(&e->session, rg->session, memory_order_relaxed);
-        atomic_store_explicit(&e->policy, (uint32_t)r->policy, memory_order_relaxed);
-        atomic_store_explicit(&e->pin, 0, memory_order_relaxed);
-        atomic_store_explicit(&e->token, r->rsv.fd >= 0 ? r->rsv.token : 0, memory_order_relaxed);
-        atomic_store_explicit(&e->demoted, 0, memory_order_relaxed);
-        atomic_store_explicit(&e->heartbeat_ns, fbus_now_ns(), memory_order_relaxed);
-        atomic_store_explicit(&e->frames, 0, memory_order_relaxed);
-        atomic_store_explicit(&e->overruns, 0, memory_order_relaxed);
-        atomic_store_explicit(&e->drops, 0, memory_order_relaxed);
-        c = atomic_load_explicit(&rg->hdr->cursor, memory_order_seq_cst);
-        if (!keep) {
-            uint64_t newest = FBUS__CURSOR_SEQ(c);
-            r->from_start = starts_at_one(r, newest);
-            r->last_seq = r->from_start || !newest ? 0 : newest - 1;
-        }
-        atomic_store_explicit(&e->consumed, r->last_seq, memory_order_seq_cst);
-        FBUS__HOOK("register:before-active");
-        mine = FBUS__ENTRY_GEN(mine) << 8 | FBUS__ENTRY_ACTIVE;
-        atomic_store_explicit(&e->state, mine, memory_order_seq_cst);
-        r->entry = e;
-        r->entry_index = i;
-        r->entry_state = mine;
-        /* Let a writer waiting for readers or reservations know. */
-        atomic_fetch_add_explicit(&rg->hdr->release_futex, 1, memory_order_seq_cst);
-        fbus__futex_wake(&rg->hdr->release_futex, 1);
-        return 0;
-    }
-    return FBUS_EFULL;
-}
-
-/* Give the entry up: free (unless the writer already did, or it is not ours
- * any more), then let go of its lock, then tell a waiting writer. */
-static void unregister_entry(struct fbus_reader *r)
-{
-    struct fbus__reader_entry *e = r->entry;
-    uint32_t st = r->entry_state;
-
-    if (!e)
-        return;
-    atomic_store_explicit(&e->pin, 0, memory_order_relaxed);
-    atomic_compare_exchange_strong(&e->state, &st, FBUS__ENTRY_GEN(st) << 8 | FBUS__ENTRY_FREE);
-    fbus__lock_drop(r->rg.map.lockfd, FBUS__LOCK_ENTRY(r->entry_index));
-    atomic_fetch_add_explicit(&r->rg.hdr->release_futex, 1, memory_order_seq_cst);
-    fbus__futex_wake(&r->rg.hdr->release_futex, 1);
-    r->entry = NULL;
-}
-
-static void detach(struct fbus_reader *r)
-{
-    if (!r->attached)
-        return;
-    unregister_entry(r);
-    fbus__region_detach(&r->rg);
-    r->attached = 0;
-    r->holding = 0;
-}
-
-/* Map the region behind the name on transport t, waiting out one that is
- * being made this very moment. */
-static int map_region(struct fbus_reader *r, fbus_transport t)
-{
-    int want_write = !(r->flags & FBUS_READER_OBSERVER);
-    int64_t giveup = fbus_now_ns() + CREATING_NS;
-    int err;
-
-    for (;;) {
-        err = fbus__region_attach(r->name, t, want_write, &r->rg);
-        if (err != -EAGAIN)
-            return err;
-        if (fbus_now_ns() > giveup)
-            return FBUS_EBADREGION;
-        fbus__sleep_ns(1000000);
-    }
-}
-
-/* Whether a mapped region is one to read: a live (or stalled) producer's, or
- * an ended one whose frames a reserved lossless reader has yet to see. */
-static int worth_reading(struct fbus_reader *r)
-{
-    int status = fbus__producer_status(&r->rg, r->producer_timeout, fbus_now_ns());
-
-    if (status == FBUS__STATE_LIVE || status == FBUS__STATE_STALLED)
-        return 1;
-    /* A producer we gave up on as stalled may come back and is joined again
-     * then; a finished one is not re-read, but a stream that ended before a
-     * reader that was waiting for it could attach is read to its end. */
-    return status == FBUS__STATE_ENDED && r->rg.session != r->done_session &&
-           r->policy == FBUS_POLICY_LOSSLESS && r->rsv.fd >= 0 &&
-           r->rg.created_ns >= r->rsv.created_ns;
-}
-
-/* One attempt to attach on transport t: 0, -ENOENT (nothing to read there
- * yet), or an error. */
-static int attach_on(struct fbus_reader *r, fbus_transport t)
-{
-    int err = map_region(r, t);
-
-    if (err < 0)
-        return err;
-    if ((r->flags & FBUS_READER_SAME_USER) && r->rg.map.uid != geteuid()) {
-        fbus__region_detach(&r->rg);
-        return FBUS_EOWNER;
-    }
-    if (!worth_reading(r)) {
-        fbus__region_detach(&r->rg);
-        return -ENOENT;
-    }
-    /* Registering takes a lock on the region's file: without one (a SysV
-     * key file we may not open for writing) we can only observe. */
-    r->observer = !r->rg.map.writable || r->rg.map.lockfd < 0;
-    r->last_seq = 0;
-    r->from_start = 0;
-    if (r->observer && r->policy == FBUS_POLICY_LOSSLESS) {
-        fbus__region_detach(&r->rg);
-        return FBUS_EOBSERVER;
-    }
-    if (!r->observer) {
-        err = register_entry(r, 0);
-        if (err < 0) {
-            fbus__region_detach(&r->rg);
-            return err;
-        }
-    }
-    r->attached = 1;
-    r->new_session = 1;
-    r->hb_since = 0;
-    return 0;
-}
-
-static int try_attach(struct fbus_reader *r)
-{
-    int err;
-
-    if (r->transport != FBUS_TRANSPORT_ANY)
-        return attach_on(r, r->transport);
-    err = attach_on(r, FBUS_TRANSPORT_POSIX);
-    return err == -ENOENT ? attach_on(r, FBUS_TRANSPORT_SYSV) : err;
-}
-
-FBUS_EXTERN int fbus_reader_open(const char *name, const fbus_reader_opts *opts, fbus_reader **out)
-{
-    static const fbus_reader_opts defaults;
-    struct fbus_reader *r;
-    int err;
-
-    if (out)
-        *out = NULL;
-    if (!out)
-        return -EINVAL;
-    if (!opts)
-        opts = &defaults;
-    err = fbus_name_check(name);
-    if (err < 0)
-        return err;
-    if ((!fbus__transport_get(opts->transport) && opts->transport != FBUS_TRANSPORT_ANY) ||
-        (opts->policy != FBUS_POLICY_LATEST && opts->policy != FBUS_POLICY_LOSSLESS))
-        return -EINVAL;
-    if ((opts->flags & FBUS_READER_OBSERVER) && opts->policy == FBUS_POLICY_LOSSLESS)
-        return FBUS_EOBSERVER;
-
-    r = calloc(1, sizeof(*r));
-    if (!r)
-        return -ENOMEM;
-    strcpy(r->name, name);
-    r->transport = opts->transport;
-    r->policy = opts->policy;
-    r->producer_timeout =
-        opts->producer_timeout_ns > 0 ? opts->producer_timeout_ns : FBUS__PRODUCER_TIMEOUT_NS;
-    r->flags = opts->flags;
-    r->fork_gen = atomic_load_explicit(&fbus__fork_gen, memory_order_relaxed);
-    r->rg.map.fd = -1;
-    r->rg.map.guard = -1;
-    r->rg.map.lockfd = -1;
-    r->rsv.fd = -1;
-    r->watch_fd = -1;
-
-    /* A lossless reader reserves its place under the name for its whole
-     * life, so that every session's writer waits for it. Without /dev/shm
-     * write access it goes on unreserved: lossless from when it attaches. */
-    if (r->policy == FBUS_POLICY_LOSSLESS)
-        (void)fbus__reserve_make(name, r->transport, &r->rsv);
-    fbus__fd_track(&r->rg.map.fd);
-    fbus__fd_track(&r->rg.map.lockfd);
-    fbus__fd_track(&r->rsv.fd);
-    fbus__fd_track(&r->watch_fd);
-
-    err = try_attach(r);
-    if (err == -ENOENT && (r->flags & FBUS_READER_WAIT))
-        err = 0;
-    if (err < 0) {
-        fbus_reader_close(r);
-        return err;
-    }
-    *out = r;
-    return 0;
-}
-
-FBUS_EXTERN void fbus_reader_close(fbus_reader *r)
-{
-    if (!r)
-        return;
-    fbus__fd_untrack(&r->rg.map.fd);
-    fbus__fd_untrack(&r->rg.map.lockfd);
-    fbus__fd_untrack(&r->rsv.fd);
-    fbus__fd_untrack(&r->watch_fd);
-    if (forked(r)) {
-        /* A forked child's copy: the entry and the reservation are the
-         * parent's (the child's descriptors were closed at fork). */
-        if (r->attached)
-            fbus__region_detach(&r->rg);
-        free(r);
-        return;
-    }
-    detach(r);
-    fbus__reserve_drop(&r->rsv);
-    if (r->watch_fd >= 0)
-        close(r->watch_fd);
-    free(r);
-}
-
-FBUS_EXTERN int fbus_reader_attached(const fbus_reader *r)
-{
-    return r && r->attached;
-}
+#include "reader.h"
 
 /* The slot holding frame seq, or -1. */
 static int find_slot(const struct fbus__region *rg, uint64_t seq)
@@ -426,36 +111,11 @@ static int take(struct fbus_reader *r, uint32_t i, uint64_t seq, fbus_frame *f)
     return 1;
 }
 
-/*
- * Whether our entry is still ours. The writer frees only entries whose lock
- * is free, so this fails only if someone scribbled on the table: then take
- * an entry again and go on from our last frame, so the writer waits for us
- * from now on; frames it reused meanwhile show as drops. A demotion (our
- * lease ran out while we were stopped) is cleared the same way: the writer
- * waits for us again, and what we missed shows as drops. 0, or FBUS_EFULL.
- */
-static int keep_entry(struct fbus_reader *r)
-{
-    struct fbus__reader_entry *e = r->entry;
-
-    if (!e)
-        return 0;
-    if (atomic_load_explicit(&e->state, memory_order_relaxed) == r->entry_state) {
-        if (atomic_load_explicit(&e->demoted, memory_order_relaxed) ==
-            FBUS__DEMOTED(r->entry_state))
-            atomic_store_explicit(&e->demoted, 0, memory_order_seq_cst);
-        return 0;
-    }
-    fbus__lock_drop(r->rg.map.lockfd, FBUS__LOCK_ENTRY(r->entry_index));
-    r->entry = NULL;
-    return register_entry(r, 1);
-}
-
 /* One look for a frame: 1 got one, 0 nothing new yet, <0 error. */
 static int try_take(struct fbus_reader *r, fbus_frame *f)
 {
     struct fbus__region *rg = &r->rg;
-    int err = keep_entry(r);
+    int err = fbus__reader_keep_entry(r);
 
     if (err < 0)
         return err;
@@ -602,7 +262,7 @@ FBUS_EXTERN int fbus_reader_acquire(fbus_reader *r, int64_t timeout_ns, fbus_fra
 {
     int64_t deadline = fbus__deadline(timeout_ns);
 
-    if (r && forked(r))
+    if (r && fbus__reader_forked(r))
         return -ECHILD;
     if (!r || !frame || r->holding)
         return -EINVAL;
@@ -616,7 +276,7 @@ FBUS_EXTERN int fbus_reader_acquire(fbus_reader *r, int64_t timeout_ns, fbus_fra
              * look and the wait wakes us. */
             if (r->watch_fd < 0 && timeout_ns != 0)
                 r->watch_fd = fbus__name_watch_open();
-            err = try_attach(r);
+            err = fbus__reader_attach(r);
             if (err < 0 && err != -ENOENT)
                 return err;
             if (err == -ENOENT) {
@@ -631,7 +291,7 @@ FBUS_EXTERN int fbus_reader_acquire(fbus_reader *r, int64_t timeout_ns, fbus_fra
         if (got == 1)
             return 0;
         if (got < 0) {
-            detach(r);
+            fbus__reader_detach(r);
             return got;
         }
         now = fbus_now_ns();
@@ -644,11 +304,11 @@ FBUS_EXTERN int fbus_reader_acquire(fbus_reader *r, int64_t timeout_ns, fbus_fra
             if (got == 1)
                 return 0;
             r->done_session = r->rg.session;
-            detach(r);
+            fbus__reader_detach(r);
             return status_error(status);
         }
         if (shrunk(r)) {
-            detach(r);
+            fbus__reader_detach(r);
             return FBUS_EBADREGION;
         }
         if (now >= deadline)
@@ -665,7 +325,7 @@ FBUS_EXTERN int fbus_reader_release(fbus_reader *r, fbus_frame *frame)
 
     if (!r || !frame || !r->holding || frame->seq != r->held_seq || frame->slot != r->held_slot)
         return -EINVAL;
-    if (forked(r))
+    if (fbus__reader_forked(r))
         return -ECHILD;
     r->holding = 0;
     d = fbus__desc(&r->rg, r->held_slot);
