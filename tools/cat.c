@@ -447,16 +447,11 @@ int cmd_cat(int argc, char **argv)
         case 'u':
             same_user = 1;
             break;
-        case 'T':
-            if (tool_parse_transport(optarg, &c.transport) < 0)
-                return tool_usage_error(CMD, "unknown transport \"%s\" (posix or sysv)", optarg);
-            transport_set = 1;
-            break;
-        case 'h':
-            tool_help(CMD, stdout);
-            return TOOL_EXIT_OK;
         default:
-            return tool_bad_option(CMD, argv, opt);
+            rc = tool_common_option(CMD, argv, opt, &c.transport, &transport_set);
+            if (rc >= 0)
+                return rc;
+            break;
         }
     }
     if (y4m && raw)

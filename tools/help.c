@@ -182,3 +182,20 @@ int tool_help(const char *cmd, void *fp)
     }
     return -1;
 }
+
+int tool_common_option(const char *cmd, char **argv, int opt, fbus_transport *t, int *t_set)
+{
+    switch (opt) {
+    case 'T':
+        if (tool_parse_transport(optarg, t) < 0)
+            return tool_usage_error(cmd, "unknown transport \"%s\" (posix or sysv)", optarg);
+        if (t_set)
+            *t_set = 1;
+        return -1;
+    case 'h':
+        tool_help(cmd, stdout);
+        return TOOL_EXIT_OK;
+    default:
+        return tool_bad_option(cmd, argv, opt);
+    }
+}

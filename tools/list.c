@@ -98,16 +98,11 @@ int cmd_list(int argc, char **argv)
         case 'j':
             json = 1;
             break;
-        case 'T':
-            if (tool_parse_transport(optarg, &only) < 0)
-                return tool_usage_error(CMD, "unknown transport \"%s\" (posix or sysv)", optarg);
-            filter = 1;
-            break;
-        case 'h':
-            tool_help(CMD, stdout);
-            return TOOL_EXIT_OK;
         default:
-            return tool_bad_option(CMD, argv, opt);
+            rc = tool_common_option(CMD, argv, opt, &only, &filter);
+            if (rc >= 0)
+                return rc;
+            break;
         }
     }
     if (optind < argc)

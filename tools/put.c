@@ -322,15 +322,11 @@ int cmd_put(int argc, char **argv)
                                         FBUS_MAX_READERS, optarg);
             p.wait_readers = (int)v;
             break;
-        case 'T':
-            if (tool_parse_transport(optarg, &p.transport) < 0)
-                return tool_usage_error(CMD, "unknown transport \"%s\" (posix or sysv)", optarg);
-            break;
-        case 'h':
-            tool_help(CMD, stdout);
-            return TOOL_EXIT_OK;
         default:
-            return tool_bad_option(CMD, argv, opt);
+            rc = tool_common_option(CMD, argv, opt, &p.transport, NULL);
+            if (rc >= 0)
+                return rc;
+            break;
         }
     }
     if (optind >= argc)

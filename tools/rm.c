@@ -161,16 +161,11 @@ int cmd_rm(int argc, char **argv)
         case 's':
             stale = 1;
             break;
-        case 'T':
-            if (tool_parse_transport(optarg, &transport) < 0)
-                return tool_usage_error(CMD, "unknown transport \"%s\" (posix or sysv)", optarg);
-            transport_set = 1;
-            break;
-        case 'h':
-            tool_help(CMD, stdout);
-            return TOOL_EXIT_OK;
         default:
-            return tool_bad_option(CMD, argv, opt);
+            rc = tool_common_option(CMD, argv, opt, &transport, &transport_set);
+            if (rc >= 0)
+                return rc;
+            break;
         }
     }
     if (!stale && optind >= argc)

@@ -20,4 +20,10 @@ int cmd_bench(int argc, char **argv);
  * returns 0, or -1 if there is no such command. */
 int tool_help(const char *cmd, void *f);
 
+/* What every subcommand's getopt loop does with the options they share:
+ * 'T' (--transport: *t, and *t_set = 1 if t_set is not NULL), 'h' (--help)
+ * and anything unknown. Returns -1 if parsing goes on, else the exit code
+ * to return. Call it from the loop's default case. */
+int tool_common_option(const char *cmd, char **argv, int opt, fbus_transport *t, int *t_set);
+
 #endif /* FBUS_TOOLS_TOOLS_H */
