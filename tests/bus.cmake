@@ -58,3 +58,9 @@ fbus_bus_test(test_liveness2
     LIBS framebus_internal Threads::Threads
     TIMEOUT 300
     LABELS protocol)
+
+# FBUS_READER_LOW_LATENCY: every frame on both policies, a paused stream,
+# and no slower than a plain reader (a ratio within one run).
+fbus_bus_test(test_latency
+    LIBS framebus::framebus
+    TIMEOUT 120)

@@ -200,6 +200,31 @@ int fbus__producer_status(const struct fbus__region *rg, int64_t timeout_ns, int
  * pid is asked only where the lock cannot be tested). */
 int fbus__entry_alive(const struct fbus__region *rg, uint32_t i);
 
+/* latency.c: a FBUS_READER_LOW_LATENCY reader's wait for a publish. What it
+ * learnt of the stream (zeroed at open; it starts over by itself on a new
+ * session). Times are CLOCK_MONOTONIC ns. */
+#define FBUS__LL_DELTAS 15
+struct fbus__lowlat {
+    uint64_t seen_seq; /* newest frame seen published, and when */
+    int64_t seen_ns;
+    int64_t deltas[FBUS__LL_DELTAS]; /* between the last publishes, per frame */
+    uint32_t ndeltas;                /* deltas seen (the last 15 kept) */
+    int64_t interval;                /* their median, 0: unknown */
+    uint64_t anchor_seq;             /* the schedule: frame anchor_seq was due */
+    int64_t anchor;                  /*   at anchor, the next ones interval apart */
+    int64_t lateness;                /* how late frames come after the line */
+    int64_t jitter;                  /* how far from that lateness (mean) */
+    int64_t oversleep;               /* how late a timed futex sleep returns */
+    int64_t score;                   /* recent spins that caught their frame */
+    uint64_t frames;                 /* publishes seen */
+};
+/* Wait until a frame after last_seq is published, the writer ends, or
+ * `left` (> 0) passes: on the futex (with `bit` in the waiting mask) until
+ * shortly before the next frame is due, then spinning, at most 1/64 of the
+ * frame interval, then on the futex again. */
+void fbus__lowlat_wait(struct fbus__lowlat *ll, struct fbus__header *h, uint64_t last_seq,
+                       uint64_t bit, int64_t left);
+
 /* futex.c: wait while *word == val, at most timeout_ns (>= 0). */
 int fbus__futex_wait(_Atomic uint32_t *word, uint32_t val, int64_t timeout_ns);
 void fbus__futex_wake(_Atomic uint32_t *word, int n);

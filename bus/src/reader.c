@@ -197,9 +197,13 @@ static void wait_publish(struct fbus_reader *r, int64_t left)
         fbus__sleep_ns(left < 2000000 ? left : 2000000);
         return;
     }
+    bit = UINT64_C(1) << (r->entry_index & 63);
+    if (r->flags & FBUS_READER_LOW_LATENCY) {
+        fbus__lowlat_wait(&r->ll, h, r->last_seq, bit, left);
+        return;
+    }
     /* Announce first, then re-read the cursor: a publish after our read sees
      * our bit and bumps the word, so the wait returns at once. */
-    bit = UINT64_C(1) << (r->entry_index & 63);
     atomic_fetch_or_explicit(&h->waiting_mask, bit, memory_order_seq_cst);
     v = atomic_load_explicit(&h->publish_futex, memory_order_seq_cst);
     c = atomic_load_explicit(&h->cursor, memory_order_seq_cst);

@@ -38,6 +38,7 @@ struct fbus_reader {
     uint32_t held_slot;
     /* Observers keep their own counters. */
     uint64_t frames, overruns, drops;
+    struct fbus__lowlat ll; /* FBUS_READER_LOW_LATENCY: latency.c */
 };
 
 static inline int fbus__reader_forked(const struct fbus_reader *r)

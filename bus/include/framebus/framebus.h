@@ -327,6 +327,15 @@ typedef struct fbus_reader_opts {
  * can slip one in between a check and the attach): a name squatted by
  * another user gives FBUS_EOWNER instead of its frames. */
 #define FBUS_READER_SAME_USER 0x4u
+/* Wake within microseconds of a publish, for a preview or a control loop at
+ * a camera's rate: the reader learns the frame interval from the publish
+ * times, sleeps until shortly before the next frame is due, then spins
+ * (bounded: at most 1/64 of the interval a frame, so at most ~1.6 % of a
+ * core) instead of waiting for the kernel to wake it on publish. The margin
+ * adapts to the jitter it sees. Without it a sleeping reader is woken by the
+ * kernel (tens of microseconds on a VM) and uses no CPU while it waits.
+ * Observers (which cannot write the futex words) ignore it. */
+#define FBUS_READER_LOW_LATENCY 0x8u
 
 /*
  * Attach to bus `name`. A lossless reader also reserves the name for its
