@@ -40,6 +40,7 @@ typedef struct bench_config {
     int rounds;        /* each measurement's best round is reported */
     double reader_fps; /* readers take at most this many frames/s; 0: no limit */
     double fps;        /* the writer sends at most this many frames/s; 0: no limit */
+    int low_latency;   /* readers open with FBUS_READER_LOW_LATENCY */
     /* Every loop of the run, in every process, stops once *stop is set (by
      * the caller's SIGINT/SIGTERM handler, which the children inherit);
      * NULL: never. */
@@ -74,6 +75,7 @@ typedef struct bench_proc {
     double seconds;      /* from the writer's first frame to its own last */
     double fps;
     double cpu_us_per_frame; /* user + system time of the process / frames */
+    double cpu_percent;      /* that time / the measurement's time, % of a core */
     uint64_t vcsw;           /* voluntary context switches (it blocked) */
     uint64_t ivcsw;          /* involuntary ones (it was preempted) */
     bench_latency latency;
@@ -88,6 +90,7 @@ typedef struct bench_side {
     uint64_t drops, overruns, bad, seq_errors;
     double reader_fps_min, reader_fps_mean;
     double reader_cpu_us_per_frame; /* mean over readers */
+    double reader_cpu_percent;      /* mean over readers, % of a core */
     bench_latency latency;          /* over every frame of every reader */
 } bench_side;
 
@@ -95,15 +98,25 @@ typedef struct bench_result {
     bench_config cfg;
     fbus_format fmt;
     double loadavg; /* 1-minute load average when the run ended */
+    /* The baseline: the writer's copy (fbus_copy) into a ring of as many
+     * frames as the bus has slots, a reader process checksumming the newest
+     * one: the most a writer whose frames go to another core can do. */
     int memcpy_done;
     uint64_t memcpy_frames;
     double memcpy_seconds;
     double memcpy_fps;
     double memcpy_cpu_us_per_frame;
+    /* memcpy into three cache-warm buffers, no reader: an upper bound no
+     * bus writer can reach, kept for comparison. */
+    uint64_t memcpy_warm_frames;
+    double memcpy_warm_seconds;
+    double memcpy_warm_fps;
+    double memcpy_warm_cpu_us_per_frame;
     bench_side bus;
     bench_side pipe;
-    double bus_pipe;   /* bus writer fps / pipe writer fps, 0 if unknown */
-    double bus_memcpy; /* bus writer fps / memcpy fps, 0 if unknown */
+    double bus_pipe;        /* bus writer fps / pipe writer fps, 0 if unknown */
+    double bus_memcpy;      /* bus writer fps / memcpy (ring) fps, 0 if unknown */
+    double bus_memcpy_warm; /* bus writer fps / warm memcpy fps, 0 if unknown */
 } bench_result;
 
 /* The frame format of cfg, with the checks the engine needs (a known pixel

@@ -105,8 +105,9 @@ int bench_bus_reader(struct bench_job *j);
 /* fds: the write end of each reader's pipe. */
 int bench_pipe_writer(struct bench_job *j, const int *fds);
 int bench_pipe_reader(struct bench_job *j, int fd);
-/* The memcpy baseline, in this process, into res->memcpy_*: 0, or -1 with
- * one sentence in err. */
+/* The memcpy baselines into res->memcpy_* (the ring with a reader process)
+ * and res->memcpy_warm_* (cache-warm buffers, this process alone): 0, or -1
+ * with one sentence in err. */
 int bench_measure_memcpy(const bench_config *cfg, const fbus_format *fmt,
                          const struct bench_pool *pl, bench_result *res, char *err, size_t errsz);
 

@@ -105,7 +105,7 @@ static void side_of(const bench_config *cfg, const struct bench_shared *sh, benc
     int64_t t0 = atomic_load(&sh->t_start);
     uint64_t hist[BENCH_HIST_BUCKETS];
     int64_t max = 0;
-    double fps_sum = 0, cpu_sum = 0;
+    double fps_sum = 0, cpu_sum = 0, pct_sum = 0;
 
     memset(side, 0, sizeof(*side));
     memset(hist, 0, sizeof(hist));
@@ -118,6 +118,8 @@ static void side_of(const bench_config *cfg, const struct bench_shared *sh, benc
     side->writer.ivcsw = (uint64_t)sh->writer.ivcsw;
     side->writer.cpu_us_per_frame =
         sh->writer.frames ? (double)sh->writer.cpu_ns / 1e3 / (double)sh->writer.frames : 0;
+    side->writer.cpu_percent =
+        side->writer.seconds > 0 ? (double)sh->writer.cpu_ns / 1e7 / side->writer.seconds : 0;
     side->nb_readers = cfg->readers;
     side->reader_fps_min = -1;
     for (int i = 0; i < cfg->readers; i++) {
@@ -132,6 +134,7 @@ static void side_of(const bench_config *cfg, const struct bench_shared *sh, benc
         p->seconds = o->t_last > t0 ? (double)(o->t_last - t0) / 1e9 : 0;
         p->fps = p->seconds > 0 ? (double)p->frames / p->seconds : 0;
         p->cpu_us_per_frame = p->frames ? (double)o->cpu_ns / 1e3 / (double)p->frames : 0;
+        p->cpu_percent = p->seconds > 0 ? (double)o->cpu_ns / 1e7 / p->seconds : 0;
         p->vcsw = (uint64_t)o->vcsw;
         p->ivcsw = (uint64_t)o->ivcsw;
         bench_latency_of(o->hist, o->lat_max, &p->latency);
@@ -145,11 +148,13 @@ static void side_of(const bench_config *cfg, const struct bench_shared *sh, benc
         side->seq_errors += p->seq_errors;
         fps_sum += p->fps;
         cpu_sum += p->cpu_us_per_frame;
+        pct_sum += p->cpu_percent;
         if (side->reader_fps_min < 0 || p->fps < side->reader_fps_min)
             side->reader_fps_min = p->fps;
     }
     side->reader_fps_mean = fps_sum / cfg->readers;
     side->reader_cpu_us_per_frame = cpu_sum / cfg->readers;
+    side->reader_cpu_percent = pct_sum / cfg->readers;
     bench_latency_of(hist, max, &side->latency);
 }
 
@@ -372,6 +377,9 @@ void bench_ratios(bench_result *res)
     res->bus_memcpy = res->bus.done && res->memcpy_done && res->memcpy_fps > 0
                           ? res->bus.writer.fps / res->memcpy_fps
                           : 0;
+    res->bus_memcpy_warm = res->bus.done && res->memcpy_done && res->memcpy_warm_fps > 0
+                               ? res->bus.writer.fps / res->memcpy_warm_fps
+                               : 0;
 }
 
 /* The index of the largest of v[0..n). */
@@ -399,7 +407,8 @@ int bench_run(const bench_config *cfg, const fbus_format *fmt, unsigned what, be
     bench_result *mc = calloc(1, sizeof(*mc));
     double bus_fps[BENCH_MAX_ROUNDS], pipe_fps[BENCH_MAX_ROUNDS], mc_fps[BENCH_MAX_ROUNDS];
     double mc_s[BENCH_MAX_ROUNDS], mc_cpu[BENCH_MAX_ROUNDS];
-    uint64_t mc_n[BENCH_MAX_ROUNDS];
+    double mw_fps[BENCH_MAX_ROUNDS], mw_s[BENCH_MAX_ROUNDS], mw_cpu[BENCH_MAX_ROUNDS];
+    uint64_t mc_n[BENCH_MAX_ROUNDS], mw_n[BENCH_MAX_ROUNDS];
     struct bench_pool pl;
     double load[1];
     int rc = -1, n = cfg->rounds;
@@ -430,6 +439,10 @@ int bench_run(const bench_config *cfg, const fbus_format *fmt, unsigned what, be
         mc_n[r] = mc->memcpy_frames;
         mc_s[r] = mc->memcpy_seconds;
         mc_cpu[r] = mc->memcpy_cpu_us_per_frame;
+        mw_fps[r] = mc->memcpy_warm_fps;
+        mw_n[r] = mc->memcpy_warm_frames;
+        mw_s[r] = mc->memcpy_warm_seconds;
+        mw_cpu[r] = mc->memcpy_warm_cpu_us_per_frame;
         if (!bench_stopped(cfg) && (what & BENCH_DO_BUS) &&
             measure_bus(&round, fmt, &pl, &bus[r], err, errsz) < 0)
             goto out;
@@ -450,6 +463,11 @@ int bench_run(const bench_config *cfg, const fbus_format *fmt, unsigned what, be
         res->memcpy_frames = mc_n[m];
         res->memcpy_seconds = mc_s[m];
         res->memcpy_cpu_us_per_frame = mc_cpu[m];
+        m = best_index(mw_fps, n);
+        res->memcpy_warm_fps = mw_fps[m];
+        res->memcpy_warm_frames = mw_n[m];
+        res->memcpy_warm_seconds = mw_s[m];
+        res->memcpy_warm_cpu_us_per_frame = mw_cpu[m];
     }
     if (what & BENCH_DO_BUS)
         res->bus = bus[best_index(bus_fps, n)];

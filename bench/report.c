@@ -76,16 +76,29 @@ void bench_print_table(FILE *f, const bench_result *res)
         fprintf(f, "writer at most %g fps, ", c->fps);
     if (c->reader_fps > 0)
         fprintf(f, "readers at most %g fps, ", c->reader_fps);
+    if (c->low_latency)
+        fprintf(f, "low-latency readers, ");
     fprintf(f, "load %.2f\n\n", res->loadavg);
     fprintf(f, "%-16s %9s %10s %9s %8s %8s %5s %9s %9s %9s\n", "", "frames", "fps", "cpu us/f",
             "drops", "overruns", "bad", "lat p50", "lat p99", "lat max");
-    if (res->memcpy_done)
+    if (res->memcpy_done) {
         fprintf(f, "%-16s %9" PRIu64 " %10.1f %9.1f\n", "memcpy", res->memcpy_frames,
                 res->memcpy_fps, res->memcpy_cpu_us_per_frame);
+        fprintf(f, "%-16s %9" PRIu64 " %10.1f %9.1f\n", "memcpy warm", res->memcpy_warm_frames,
+                res->memcpy_warm_fps, res->memcpy_warm_cpu_us_per_frame);
+    }
     table_side(f, "bus", &res->bus);
     table_side(f, "pipe", &res->pipe);
     fprintf(f, "\nlatency in us, publish -> acquire (pipe: send -> whole frame read)\n");
-    fprintf(f, "bus/pipe %.3gx   bus/memcpy %.3gx%s\n", res->bus_pipe, res->bus_memcpy,
+    fprintf(f,
+            "memcpy: the writer's copy into a ring of %" PRIu32 " frames, a reader process "
+            "checksumming the newest; warm: memcpy into 3 cache-warm buffers, no reader\n",
+            c->slots);
+    if (res->bus.done)
+        fprintf(f, "bus readers' CPU: %.2f%% of a core (mean)%s\n", res->bus.reader_cpu_percent,
+                c->low_latency ? ", low-latency wait" : "");
+    fprintf(f, "bus/pipe %.3gx   bus/memcpy %.3gx   bus/memcpy warm %.3gx%s\n", res->bus_pipe,
+            res->bus_memcpy, res->bus_memcpy_warm,
             res->cfg.fps > 0 ? "   (the writers were paced by --fps: compare latencies)" : "");
 }
 
@@ -115,6 +128,7 @@ static void json_proc(FILE *f, const bench_proc *p, int is_reader)
     num(f, "seconds", p->seconds, 0);
     num(f, "fps", p->fps, 0);
     num(f, "cpu_us_per_frame", p->cpu_us_per_frame, 0);
+    num(f, "cpu_percent", p->cpu_percent, 0);
     fprintf(f, "\"switches\": {\"voluntary\": %" PRIu64 ", \"involuntary\": %" PRIu64 "}%s",
             p->vcsw, p->ivcsw, is_reader ? ", " : "");
     if (is_reader) {
@@ -147,7 +161,8 @@ static void json_side(FILE *f, const char *key, const bench_side *s, const char 
             indent, indent, s->drops, s->overruns, s->bad, s->seq_errors, indent);
     num(f, "reader_fps_min", s->reader_fps_min, 0);
     num(f, "reader_fps_mean", s->reader_fps_mean, 0);
-    num(f, "reader_cpu_us_per_frame", s->reader_cpu_us_per_frame, 1);
+    num(f, "reader_cpu_us_per_frame", s->reader_cpu_us_per_frame, 0);
+    num(f, "reader_cpu_percent", s->reader_cpu_percent, 1);
     fprintf(f, ",\n%s  ", indent);
     json_latency(f, &s->latency);
     fprintf(f, "\n%s}", indent);
@@ -176,14 +191,19 @@ void bench_print_json(FILE *f, const bench_result *res)
         fprintf(f, "\"reader_fps_limit\": %.3f, ", c->reader_fps);
     else
         fprintf(f, "\"reader_fps_limit\": null, ");
+    fprintf(f, "\"low_latency\": %s, ", c->low_latency ? "true" : "false");
     fprintf(f, "\"loadavg\": %.2f,\n", res->loadavg);
     fputs("  \"memcpy\": ", f);
     if (res->memcpy_done) {
         fprintf(f, "{\"frames\": %" PRIu64 ", ", res->memcpy_frames);
         num(f, "seconds", res->memcpy_seconds, 0);
         num(f, "fps", res->memcpy_fps, 0);
-        num(f, "cpu_us_per_frame", res->memcpy_cpu_us_per_frame, 1);
-        fputs("},\n", f);
+        num(f, "cpu_us_per_frame", res->memcpy_cpu_us_per_frame, 0);
+        fprintf(f, "\"warm\": {\"frames\": %" PRIu64 ", ", res->memcpy_warm_frames);
+        num(f, "seconds", res->memcpy_warm_seconds, 0);
+        num(f, "fps", res->memcpy_warm_fps, 0);
+        num(f, "cpu_us_per_frame", res->memcpy_warm_cpu_us_per_frame, 1);
+        fputs("}},\n", f);
     } else {
         fputs("null,\n", f);
     }
@@ -192,6 +212,7 @@ void bench_print_json(FILE *f, const bench_result *res)
     json_side(f, "pipe", &res->pipe, "  ");
     fputs(",\n  \"ratios\": {", f);
     num(f, "bus_pipe", res->bus_pipe, 0);
-    num(f, "bus_memcpy", res->bus_memcpy, 1);
+    num(f, "bus_memcpy", res->bus_memcpy, 0);
+    num(f, "bus_memcpy_warm", res->bus_memcpy_warm, 1);
     fputs("}\n}\n", f);
 }

@@ -262,6 +262,10 @@ static void share_baselines(struct sweep *sw, unsigned what)
         cache->memcpy_seconds = res->memcpy_seconds;
         cache->memcpy_fps = res->memcpy_fps;
         cache->memcpy_cpu_us_per_frame = res->memcpy_cpu_us_per_frame;
+        cache->memcpy_warm_frames = res->memcpy_warm_frames;
+        cache->memcpy_warm_seconds = res->memcpy_warm_seconds;
+        cache->memcpy_warm_fps = res->memcpy_warm_fps;
+        cache->memcpy_warm_cpu_us_per_frame = res->memcpy_warm_cpu_us_per_frame;
     }
     if (what & BENCH_DO_PIPE)
         cache->pipe = res->pipe;
@@ -270,6 +274,10 @@ static void share_baselines(struct sweep *sw, unsigned what)
     res->memcpy_seconds = cache->memcpy_seconds;
     res->memcpy_fps = cache->memcpy_fps;
     res->memcpy_cpu_us_per_frame = cache->memcpy_cpu_us_per_frame;
+    res->memcpy_warm_frames = cache->memcpy_warm_frames;
+    res->memcpy_warm_seconds = cache->memcpy_warm_seconds;
+    res->memcpy_warm_fps = cache->memcpy_warm_fps;
+    res->memcpy_warm_cpu_us_per_frame = cache->memcpy_warm_cpu_us_per_frame;
     res->pipe = cache->pipe;
     bench_ratios(res);
 }

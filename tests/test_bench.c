@@ -375,6 +375,9 @@ static void assert_common(const struct jv *root, int readers, const char *policy
     assert_string_equal(jstr(root, "transport"), transport);
     assert_true(jnum(root, "memcpy.fps") > 0);
     assert_true(jnum(root, "memcpy.frames") > 0);
+    assert_true(jnum(root, "memcpy.warm.fps") > 0);
+    assert_true(jnum(root, "memcpy.warm.frames") > 0);
+    assert_true(jnum(root, "bus.reader_cpu_percent") > 0);
     for (int s = 0; s < 2; s++) {
         char key[128];
         const struct jv *rd;
@@ -411,6 +414,7 @@ static void assert_common(const struct jv *root, int readers, const char *policy
     }
     assert_true(jnum(root, "ratios.bus_pipe") > 0);
     assert_true(jnum(root, "ratios.bus_memcpy") > 0);
+    assert_true(jnum(root, "ratios.bus_memcpy_warm") > 0);
 }
 
 static void test_lossless_json(void **state)
@@ -538,6 +542,33 @@ static void test_writer_paced_json(void **state)
     assert_true(jnum(root, "memcpy.fps") > most);
     assert_int_equal((int)jnum(root, "bus.readers.0.frames"), 30);
     assert_int_equal((int)jnum(root, "pipe.readers.0.frames"), 30);
+    jv_free(root);
+    assert_no_leftover(r.pid);
+    run_free(&r);
+}
+
+/* --low-latency: readers wait with FBUS_READER_LOW_LATENCY, and get every
+ * frame of a paced lossless stream; the JSON says so. */
+static void test_low_latency_json(void **state)
+{
+    struct run r;
+    struct jv *root;
+    const struct jv *ll;
+
+    (void)state;
+    run_framebus(&r, NULL, "bench", "--size", "64x48", "--frames", "40", "--fps", "200", "--rounds",
+                 "1", "--policy", "lossless", "--low-latency", "--json", NULL);
+    if (r.status != 0)
+        fail_msg("framebus bench exited %d: %s", r.status, r.err);
+    root = json_parse(r.out);
+    if (!root)
+        fail_msg("not JSON: %s", r.out);
+    assert_common(root, 1, "lossless", "posix");
+    ll = jget(root, "low_latency");
+    assert_non_null(ll);
+    assert_int_equal(ll->type, J_BOOL);
+    assert_true(ll->num == 1);
+    assert_int_equal((int)jnum(root, "bus.readers.0.frames"), 40);
     jv_free(root);
     assert_no_leftover(r.pid);
     run_free(&r);
@@ -722,6 +753,7 @@ int main(void)
         cmocka_unit_test(test_latest_sysv_json),
         cmocka_unit_test(test_paced_json),
         cmocka_unit_test(test_writer_paced_json),
+        cmocka_unit_test(test_low_latency_json),
         cmocka_unit_test(test_sweep_interrupted_json),
         cmocka_unit_test(test_table),
     };
