@@ -32,6 +32,7 @@ enum {
     PROP_FOLLOW,
     PROP_TIMEOUT,
     PROP_ZERO_COPY,
+    PROP_LOW_LATENCY,
     PROP_PUSHED,
     PROP_COPIED,
 };
@@ -52,6 +53,7 @@ struct _GstFramebusSrc {
     fbus_transport transport;
     fbus_policy policy;
     gboolean follow;
+    gboolean low_latency; /* FBUS_READER_LOW_LATENCY */
     guint64 timeout;
     gboolean zero_copy;
 
@@ -420,6 +422,7 @@ static gboolean gst_framebus_src_start(GstBaseSrc *bsrc)
     bus = g_strdup(src->bus);
     opts.transport = src->transport;
     opts.policy = src->policy;
+    opts.flags = src->low_latency ? FBUS_READER_LOW_LATENCY : 0;
     src->pushed = src->copied = 0;
     GST_OBJECT_UNLOCK(src);
     if (!bus) {
@@ -429,7 +432,7 @@ static gboolean gst_framebus_src_start(GstBaseSrc *bsrc)
     }
     /* Waiting for the bus makes the start order free: with lossless, a
      * reader that waits first gets the producer's first frame. */
-    opts.flags = FBUS_READER_WAIT;
+    opts.flags |= FBUS_READER_WAIT;
     err = fbus_reader_open(bus, &opts, &src->reader);
     if (err < 0)
         post_reader_error(src, bus, err);
@@ -512,6 +515,9 @@ static void gst_framebus_src_set_property(GObject *object, guint id, const GValu
     case PROP_ZERO_COPY:
         src->zero_copy = g_value_get_boolean(value);
         break;
+    case PROP_LOW_LATENCY:
+        src->low_latency = g_value_get_boolean(value);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         break;
@@ -543,6 +549,9 @@ static void gst_framebus_src_get_property(GObject *object, guint id, GValue *val
         break;
     case PROP_ZERO_COPY:
         g_value_set_boolean(value, src->zero_copy);
+        break;
+    case PROP_LOW_LATENCY:
+        g_value_set_boolean(value, src->low_latency);
         break;
     case PROP_PUSHED:
         g_value_set_uint64(value, src->pushed);
@@ -624,6 +633,13 @@ static void gst_framebus_src_class_init(GstFramebusSrcClass *klass)
                              "Push buffers that point into the bus's shared memory (one at a "
                              "time; see docs/gstreamer.md) instead of copies",
                              TRUE, rw));
+    g_object_class_install_property(
+        oc, PROP_LOW_LATENCY,
+        g_param_spec_boolean("low-latency", "Low latency",
+                             "Wake within microseconds of a publish: learn the frame interval "
+                             "and spin briefly (at most 1/64 of it) before each frame is due "
+                             "instead of sleeping until the kernel wakes the thread",
+                             FALSE, rw));
     g_object_class_install_property(
         oc, PROP_PUSHED,
         g_param_spec_uint64("pushed", "Pushed", "Frames pushed", 0, G_MAXUINT64, 0, ro));

@@ -365,6 +365,34 @@ static void test_sink_copy_path(void **state)
     g_ptr_array_unref(want);
 }
 
+/* low-latency=true: the same frames, every one, in order. */
+static void test_src_low_latency(void **state)
+{
+    GstElement *src, *p;
+    GPtrArray *want = reference(10, "I420", 320, 240), *got;
+    GstElement *e;
+    gboolean ll = FALSE;
+
+    src = launch("framebussrc name=src bus=%s policy=lossless low-latency=true "
+                 "timeout=20000000000 ! appsink name=out sync=false wait-on-eos=false",
+                 bus);
+    e = gst_bin_get_by_name(GST_BIN(src), "src");
+    g_object_get(e, "low-latency", &ll, NULL);
+    gst_object_unref(e);
+    assert_true(ll);
+    play(src);
+    p = launch(VTS " ! framebussink bus=%s sync=false wait-readers=1", 10, "I420", 320, 240, bus);
+    play(p);
+    assert_int_equal(wait_end(p, 30000, NULL), 1);
+    stop(p);
+    assert_int_equal(wait_end(src, 30000, NULL), 1);
+    got = pull_all(src, 0, NULL);
+    stop(src);
+    assert_same_frames(got, want);
+    g_ptr_array_unref(got);
+    g_ptr_array_unref(want);
+}
+
 /* Sink -> src round trips, byte for byte, for an RGB and an NV12 format. */
 static void roundtrip(const char *format, int w, int h)
 {
@@ -723,6 +751,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sink_to_cat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_copy_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_src_low_latency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roundtrip_bgrx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roundtrip_nv12, setup, teardown),
         cmocka_unit_test_setup_teardown(test_caps_change, setup, teardown),

@@ -385,7 +385,8 @@ static int start(struct viewer *v)
 
     ro.transport = o->transport;
     ro.policy = o->policy;
-    ro.flags = FBUS_READER_WAIT | (o->same_user ? FBUS_READER_SAME_USER : 0);
+    ro.flags = FBUS_READER_WAIT | (o->same_user ? FBUS_READER_SAME_USER : 0) |
+               (o->low_latency ? FBUS_READER_LOW_LATENCY : 0);
     if (viewer_render_open(&v->rd, o, err, sizeof(err)) < 0) {
         fprintf(stderr, VIEWER_NAME ": %s\n", err);
         return -1;

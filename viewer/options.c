@@ -29,6 +29,8 @@ void viewer_print_help(FILE *f)
                "      --fullscreen          start fullscreen\n"
                "      --frames N            quit after showing N frames (N >= 1)\n"
                "      --no-vsync            present frames as soon as they arrive\n"
+               "      --low-latency         wake within microseconds of a publish (spins\n"
+               "                            briefly before each frame is due; with --no-vsync)\n"
                "      --overlay             start with the stats drawn over the picture\n"
                "      --headless            render off screen and print stats on stderr\n"
                "                            (automatic without DISPLAY/WAYLAND_DISPLAY)\n"
@@ -89,6 +91,7 @@ static const struct optdef defs[] = {
     {"fullscreen", 0, SET_INT, FIELD(fullscreen), 1},
     {"frames", 0, COUNT, FIELD(frames), 0},
     {"no-vsync", 0, SET_INT, FIELD(vsync), 0},
+    {"low-latency", 0, SET_INT, FIELD(low_latency), 1},
     {"overlay", 0, SET_INT, FIELD(overlay), 1},
     {"headless", 0, SET_INT, FIELD(headless_forced), 1},
     {"timeout", 0, SECONDS, FIELD(timeout), 0},

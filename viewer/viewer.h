@@ -47,6 +47,7 @@ struct viewer_opts {
     int headless_forced;   /* --headless was given */
     int overlay;           /* start with the stats overlay on */
     int same_user;         /* refuse buses of another user (--same-user) */
+    int low_latency;       /* FBUS_READER_LOW_LATENCY (--low-latency) */
     uint64_t frames;       /* stop after this many shown frames; 0: never */
     double timeout;        /* give up when no producer is there this long; 0: at
                             * once (one look); < 0 (default): never */

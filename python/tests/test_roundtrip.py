@@ -15,13 +15,14 @@ SIZES = {"bgr24": (64, 48), "rgba": (30, 20), "gray": (50, 30), "yuv420p": (64, 
          "yuv420p10le": (48, 32), "yuyv422": (32, 16)}
 
 
-def run_roundtrip(bus, pix_fmt, mode, transport="posix", seed=7):
+def run_roundtrip(bus, pix_fmt, mode, transport="posix", seed=7, low_latency=False):
     w, h = SIZES[pix_fmt]
     proc = spawn("write", bus, pix_fmt, w, h, FRAMES, "--seed", seed, "--mode", mode,
                  "--transport", transport, "--wait-readers", 1)
     seqs = []
     try:
-        with framebus.Reader(bus, lossless=True, transport=transport, timeout=20) as r:
+        with framebus.Reader(bus, lossless=True, transport=transport, timeout=20,
+                             low_latency=low_latency) as r:
             for f in r:
                 assert (f.width, f.height, f.pix_fmt) == (w, h, pix_fmt)
                 assert check_frame(f, seed), "frame %d differs" % f.seq
@@ -45,6 +46,12 @@ def test_zero_copy_frame(bus, pix_fmt):
 @pytest.mark.parametrize("pix_fmt", ["bgr24", "nv12", "gray"])
 def test_input_kinds(bus, pix_fmt, mode):
     run_roundtrip(bus, pix_fmt, mode)
+
+
+@pytest.mark.parametrize("transport", ["posix", "sysv"])
+def test_low_latency(bus, transport):
+    """The low_latency keyword: every frame, in order, bit-exact."""
+    run_roundtrip(bus, "yuv420p", "array", transport=transport, low_latency=True)
 
 
 @pytest.mark.parametrize("pix_fmt", ["bgr24", "yuv420p"])
