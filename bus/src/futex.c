@@ -27,6 +27,13 @@ int fbus__futex_wait(_Atomic uint32_t *word, uint32_t val, int64_t timeout_ns)
     return 0;
 }
 
+int fbus__futex_wait_chunk(_Atomic uint32_t *word, uint32_t val, int64_t left_ns)
+{
+    /* Never longer than a chunk: callers look at liveness between sleeps. */
+    return fbus__futex_wait(word, val,
+                            left_ns < FBUS__WAIT_CHUNK_NS ? left_ns : FBUS__WAIT_CHUNK_NS);
+}
+
 void fbus__futex_wake(_Atomic uint32_t *word, int n)
 {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n, NULL, NULL, 0);

@@ -227,6 +227,9 @@ void fbus__lowlat_wait(struct fbus__lowlat *ll, struct fbus__header *h, uint64_t
 
 /* futex.c: wait while *word == val, at most timeout_ns (>= 0). */
 int fbus__futex_wait(_Atomic uint32_t *word, uint32_t val, int64_t timeout_ns);
+/* The same for at most one FBUS__WAIT_CHUNK_NS of the left_ns left, so the
+ * caller looks at liveness between sleeps. */
+int fbus__futex_wait_chunk(_Atomic uint32_t *word, uint32_t val, int64_t left_ns);
 void fbus__futex_wake(_Atomic uint32_t *word, int n);
 
 /* util.c */

@@ -349,8 +349,7 @@ static int wait_reserved(struct fbus_writer *w, int64_t until, int64_t deadline,
         if (now >= deadline)
             return fbus__timed_out(timeout_ns);
         end = until < deadline ? until : deadline;
-        fbus__futex_wait(&h->release_futex, v,
-                         end - now < FBUS__WAIT_CHUNK_NS ? end - now : FBUS__WAIT_CHUNK_NS);
+        fbus__futex_wait_chunk(&h->release_futex, v, end - now);
     }
 }
 
@@ -445,9 +444,7 @@ FBUS_EXTERN int fbus_writer_wait_readers(fbus_writer *w, int n, int64_t timeout_
             return fbus__timed_out(timeout_ns);
         if (!w->thread_started)
             fbus_writer_heartbeat(w);
-        fbus__futex_wait(&h->release_futex, v,
-                         deadline - now < FBUS__WAIT_CHUNK_NS ? deadline - now
-                                                              : FBUS__WAIT_CHUNK_NS);
+        fbus__futex_wait_chunk(&h->release_futex, v, deadline - now);
     }
 }
 
@@ -731,8 +728,7 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
         if (oldest_needed(&w->rg) == need) {
             int64_t left = deadline - now;
             atomic_fetch_add_explicit(&h->writer_waits, 1, memory_order_relaxed);
-            fbus__futex_wait(&h->release_futex, v,
-                             left < FBUS__WAIT_CHUNK_NS ? left : FBUS__WAIT_CHUNK_NS);
+            fbus__futex_wait_chunk(&h->release_futex, v, left);
         }
         atomic_store_explicit(&h->writer_waiting, 0, memory_order_relaxed);
         if (!w->thread_started)
