@@ -262,8 +262,13 @@ static gboolean in_bus_mapping(const void *addr, const char *name)
         const char *path = strchr(line, '/');
         const char *perms = strchr(line, ' ');
         /* "rw-s": the fourth permission letter says MAP_SHARED. */
+        size_t nl = strlen(needle);
+        /* The writer may have removed the name by now (the stream ended):
+         * the kernel then lists the mapping as "... (deleted)". */
+        int named = strncmp(path ? path : "", needle, nl) == 0 &&
+                    (path[nl] == '\0' || strcmp(path + nl, " (deleted)") == 0);
         if (!path || !perms || strlen(perms) < 5 || perms[4] != 's' ||
-            (strcmp(path, needle) != 0 && strncmp(path, tmp, strlen(tmp)) != 0))
+            (!named && strncmp(path, tmp, strlen(tmp)) != 0))
             continue;
         if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) == 2 && (uintptr_t)addr >= lo &&
             (uintptr_t)addr < hi)
