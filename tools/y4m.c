@@ -150,17 +150,19 @@ static const y4m_pixfmt *find_tag(const char *tok, size_t len, int xyscss, int f
     return found;
 }
 
-int y4m_parse_header(const char *buf, size_t len, y4m_header *h, char *err, size_t errsz)
+/* What the tags of a header said that needs all of them to resolve. */
+struct tags {
+    const char *ctag, *xtag; /* C... and XYSCSS=... values */
+    size_t ctag_len, xtag_len;
+    int have_w, have_h;
+};
+
+/* The header line must start with the magic, fit a line, and hold only
+ * printable ASCII: 0, or -1 with err set. */
+static int check_line(const char *buf, size_t len, char *err, size_t errsz)
 {
     const size_t magic_len = sizeof(Y4M_MAGIC) - 1;
-    const char *ctag = NULL, *xtag = NULL;
-    size_t ctag_len = 0, xtag_len = 0;
-    int have_w = 0, have_h = 0;
-    char q[32];
-    size_t pos;
 
-    memset(h, 0, sizeof(*h));
-    h->interlace = Y4M_INTERLACE_UNKNOWN;
     if (len < magic_len || memcmp(buf, Y4M_MAGIC, magic_len) != 0 ||
         (len > magic_len && buf[magic_len] != ' ')) {
         set_err(err, errsz, "not a y4m stream (it does not start with \"%s\")", Y4M_MAGIC);
@@ -177,11 +179,119 @@ int y4m_parse_header(const char *buf, size_t len, y4m_header *h, char *err, size
             return -1;
         }
     }
+    return 0;
+}
 
-    for (pos = magic_len; pos < len;) {
+/* One tag of tlen bytes at tok: 0, or -1 with err set. */
+static int parse_tag(const char *tok, size_t tlen, y4m_header *h, struct tags *t, char *err,
+                     size_t errsz)
+{
+    char q[32];
+    long v;
+
+    switch (tok[0]) {
+    case 'W':
+    case 'H':
+        if (parse_uint(tok + 1, tlen - 1, Y4M_SIDE_MAX, &v) < 0 || v == 0) {
+            set_err(err, errsz, "bad %s \"%s\" (expected %c1 to %c%u)",
+                    tok[0] == 'W' ? "width" : "height", quote(q, sizeof(q), tok, tlen), tok[0],
+                    tok[0], Y4M_SIDE_MAX);
+            return -1;
+        }
+        if (tok[0] == 'W') {
+            h->width = (uint32_t)v;
+            t->have_w = 1;
+        } else {
+            h->height = (uint32_t)v;
+            t->have_h = 1;
+        }
+        return 0;
+    case 'F':
+        if (parse_ratio(tok + 1, tlen - 1, &h->rate_num, &h->rate_den) < 0 ||
+            (h->rate_num == 0) != (h->rate_den == 0)) {
+            set_err(err, errsz, "bad frame rate \"%s\" (expected F<num>:<den>)",
+                    quote(q, sizeof(q), tok, tlen));
+            return -1;
+        }
+        return 0;
+    case 'A':
+        if (parse_ratio(tok + 1, tlen - 1, &h->aspect_num, &h->aspect_den) < 0) {
+            set_err(err, errsz, "bad pixel aspect \"%s\" (expected A<num>:<den>)",
+                    quote(q, sizeof(q), tok, tlen));
+            return -1;
+        }
+        return 0;
+    case 'I':
+        if (tlen == 2 && tok[1] == 'm') {
+            set_err(err, errsz, "mixed interlacing (Im) is not supported");
+            return -1;
+        }
+        if (tlen != 2 || !strchr("ptb?", tok[1])) {
+            set_err(err, errsz, "bad interlacing \"%s\" (expected Ip, It, Ib or I?)",
+                    quote(q, sizeof(q), tok, tlen));
+            return -1;
+        }
+        h->interlace = tok[1];
+        return 0;
+    case 'C':
+        t->ctag = tok + 1;
+        t->ctag_len = tlen - 1;
+        return 0;
+    case 'X':
+        if (tlen > 7 && memcmp(tok, "XYSCSS=", 7) == 0) {
+            t->xtag = tok + 7;
+            t->xtag_len = tlen - 7;
+        } else if (token_is(tok, tlen, "XCOLORRANGE=FULL")) {
+            h->range = Y4M_RANGE_FULL;
+        } else if (token_is(tok, tlen, "XCOLORRANGE=LIMITED")) {
+            h->range = Y4M_RANGE_LIMITED;
+        }
+        /* Other vendor extensions carry nothing the bus keeps. */
+        return 0;
+    default:
+        set_err(err, errsz, "unknown tag \"%s\"", quote(q, sizeof(q), tok, tlen));
+        return -1;
+    }
+}
+
+/* The pixel format the C (or, failing that, XYSCSS) tag names; 420jpeg if
+ * neither is there. 0, or -1 with err set. */
+static int resolve_pixfmt(y4m_header *h, const struct tags *t, char *err, size_t errsz)
+{
+    int full = h->range == Y4M_RANGE_FULL;
+    char q[32];
+
+    if (t->ctag) {
+        h->pixfmt = find_tag(t->ctag, t->ctag_len, 0, full);
+        if (!h->pixfmt) {
+            set_err(err, errsz, "unknown colour format \"C%s\"",
+                    quote(q, sizeof(q), t->ctag, t->ctag_len));
+            return -1;
+        }
+    } else if (t->xtag) {
+        h->pixfmt = find_tag(t->xtag, t->xtag_len, 1, full);
+        if (!h->pixfmt) {
+            set_err(err, errsz, "unknown colour format \"XYSCSS=%s\"",
+                    quote(q, sizeof(q), t->xtag, t->xtag_len));
+            return -1;
+        }
+    } else {
+        h->pixfmt = find_tag("420jpeg", 7, 0, full);
+    }
+    return 0;
+}
+
+int y4m_parse_header(const char *buf, size_t len, y4m_header *h, char *err, size_t errsz)
+{
+    struct tags t = {0};
+    size_t pos;
+
+    memset(h, 0, sizeof(*h));
+    h->interlace = Y4M_INTERLACE_UNKNOWN;
+    if (check_line(buf, len, err, errsz) < 0)
+        return -1;
+    for (pos = sizeof(Y4M_MAGIC) - 1; pos < len;) {
         const char *tok;
-        size_t tlen;
-        long v;
 
         if (buf[pos] == ' ') {
             pos++;
@@ -190,95 +300,15 @@ int y4m_parse_header(const char *buf, size_t len, y4m_header *h, char *err, size
         tok = buf + pos;
         while (pos < len && buf[pos] != ' ')
             pos++;
-        tlen = (size_t)(buf + pos - tok);
-        switch (tok[0]) {
-        case 'W':
-        case 'H':
-            if (parse_uint(tok + 1, tlen - 1, Y4M_SIDE_MAX, &v) < 0 || v == 0) {
-                set_err(err, errsz, "bad %s \"%s\" (expected %c1 to %c%u)",
-                        tok[0] == 'W' ? "width" : "height", quote(q, sizeof(q), tok, tlen), tok[0],
-                        tok[0], Y4M_SIDE_MAX);
-                return -1;
-            }
-            if (tok[0] == 'W') {
-                h->width = (uint32_t)v;
-                have_w = 1;
-            } else {
-                h->height = (uint32_t)v;
-                have_h = 1;
-            }
-            break;
-        case 'F':
-            if (parse_ratio(tok + 1, tlen - 1, &h->rate_num, &h->rate_den) < 0 ||
-                (h->rate_num == 0) != (h->rate_den == 0)) {
-                set_err(err, errsz, "bad frame rate \"%s\" (expected F<num>:<den>)",
-                        quote(q, sizeof(q), tok, tlen));
-                return -1;
-            }
-            break;
-        case 'A':
-            if (parse_ratio(tok + 1, tlen - 1, &h->aspect_num, &h->aspect_den) < 0) {
-                set_err(err, errsz, "bad pixel aspect \"%s\" (expected A<num>:<den>)",
-                        quote(q, sizeof(q), tok, tlen));
-                return -1;
-            }
-            break;
-        case 'I':
-            if (tlen == 2 && tok[1] == 'm') {
-                set_err(err, errsz, "mixed interlacing (Im) is not supported");
-                return -1;
-            }
-            if (tlen != 2 || !strchr("ptb?", tok[1])) {
-                set_err(err, errsz, "bad interlacing \"%s\" (expected Ip, It, Ib or I?)",
-                        quote(q, sizeof(q), tok, tlen));
-                return -1;
-            }
-            h->interlace = tok[1];
-            break;
-        case 'C':
-            ctag = tok + 1;
-            ctag_len = tlen - 1;
-            break;
-        case 'X':
-            if (tlen > 7 && memcmp(tok, "XYSCSS=", 7) == 0) {
-                xtag = tok + 7;
-                xtag_len = tlen - 7;
-            } else if (token_is(tok, tlen, "XCOLORRANGE=FULL")) {
-                h->range = Y4M_RANGE_FULL;
-            } else if (token_is(tok, tlen, "XCOLORRANGE=LIMITED")) {
-                h->range = Y4M_RANGE_LIMITED;
-            }
-            /* Other vendor extensions carry nothing the bus keeps. */
-            break;
-        default:
-            set_err(err, errsz, "unknown tag \"%s\"", quote(q, sizeof(q), tok, tlen));
+        if (parse_tag(tok, (size_t)(buf + pos - tok), h, &t, err, errsz) < 0)
             return -1;
-        }
     }
-
-    if (!have_w || !have_h) {
-        set_err(err, errsz, "header has no %s (%s tag)", have_w ? "height" : "width",
-                have_w ? "H" : "W");
+    if (!t.have_w || !t.have_h) {
+        set_err(err, errsz, "header has no %s (%s tag)", t.have_w ? "height" : "width",
+                t.have_w ? "H" : "W");
         return -1;
     }
-    if (ctag) {
-        h->pixfmt = find_tag(ctag, ctag_len, 0, h->range == Y4M_RANGE_FULL);
-        if (!h->pixfmt) {
-            set_err(err, errsz, "unknown colour format \"C%s\"",
-                    quote(q, sizeof(q), ctag, ctag_len));
-            return -1;
-        }
-    } else if (xtag) {
-        h->pixfmt = find_tag(xtag, xtag_len, 1, h->range == Y4M_RANGE_FULL);
-        if (!h->pixfmt) {
-            set_err(err, errsz, "unknown colour format \"XYSCSS=%s\"",
-                    quote(q, sizeof(q), xtag, xtag_len));
-            return -1;
-        }
-    } else {
-        h->pixfmt = find_tag("420jpeg", 7, 0, h->range == Y4M_RANGE_FULL);
-    }
-    return 0;
+    return resolve_pixfmt(h, &t, err, errsz);
 }
 
 int y4m_parse_frame_header(const char *buf, size_t len, char *err, size_t errsz)
