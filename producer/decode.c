@@ -56,12 +56,87 @@ static void set_err(char *err, size_t errlen, const char *url, const char *what,
     snprintf(err, errlen, "%s: %s (%s)", url, what, buf);
 }
 
+/* Open the input and pick its best video stream (the others discarded):
+ * 0 or a negative AVERROR with err set. */
+static int open_input(prod_decoder *d, char *err, size_t errlen)
+{
+    const char *url = d->url;
+    int ret = avformat_open_input(&d->fmt, url, NULL, NULL);
+
+    if (ret < 0) {
+        /* avformat_open_input frees the context on failure. */
+        if (ret == AVERROR_INVALIDDATA || ret == AVERROR_EOF)
+            set_err(err, errlen, url, "not a media file", 0);
+        else
+            set_err(err, errlen, url, av_err2str(ret), 0);
+        return ret;
+    }
+    /* Looping seeks back to the start: refuse now what could only play once
+     * (a pipe, a live stream), rather than end quietly after one pass. */
+    if (d->loop && (!d->fmt->pb || !(d->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL))) {
+        set_err(err, errlen, url, "cannot loop: input is not seekable", 0);
+        return AVERROR(ESPIPE);
+    }
+    ret = avformat_find_stream_info(d->fmt, NULL);
+    if (ret < 0) {
+        set_err(err, errlen, url, "not a media file", 0);
+        return ret;
+    }
+    ret = av_find_best_stream(d->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    if (ret < 0) {
+        /* AVERROR_DECODER_NOT_FOUND comes only with a decoder to look up. */
+        set_err(err, errlen, url, "no video stream", 0);
+        return AVERROR_STREAM_NOT_FOUND;
+    }
+    d->stream = ret;
+    d->tb = d->fmt->streams[d->stream]->time_base;
+    for (unsigned i = 0; i < d->fmt->nb_streams; i++) {
+        if ((int)i != d->stream)
+            d->fmt->streams[i]->discard = AVDISCARD_ALL;
+    }
+    return 0;
+}
+
+/* Open the chosen stream's decoder (frame and slice threads): 0 or a
+ * negative AVERROR with err set. */
+static int open_decoder(prod_decoder *d, char *err, size_t errlen)
+{
+    const AVStream *st = d->fmt->streams[d->stream];
+    const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
+    const char *url = d->url;
+    int ret;
+
+    if (!codec) {
+        snprintf(err, errlen, "%s: no decoder for video codec '%s'", url,
+                 avcodec_get_name(st->codecpar->codec_id));
+        return AVERROR_DECODER_NOT_FOUND;
+    }
+    d->dec = avcodec_alloc_context3(codec);
+    if (!d->dec) {
+        snprintf(err, errlen, "%s: out of memory", url);
+        return AVERROR(ENOMEM);
+    }
+    ret = avcodec_parameters_to_context(d->dec, st->codecpar);
+    if (ret < 0) {
+        set_err(err, errlen, url, "bad codec parameters", ret);
+        return ret;
+    }
+    d->dec->pkt_timebase = st->time_base;
+    d->dec->thread_count = 0; /* one per core */
+    d->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    ret = avcodec_open2(d->dec, codec, NULL);
+    if (ret < 0) {
+        char what[128];
+        snprintf(what, sizeof(what), "cannot open the '%s' decoder", codec->name);
+        set_err(err, errlen, url, what, ret);
+    }
+    return ret;
+}
+
 int prod_decoder_open(const char *url, int loop, const volatile sig_atomic_t *stop,
                       prod_decoder **out, char *err, size_t errlen)
 {
     prod_decoder *d;
-    const AVCodec *codec;
-    AVStream *st;
     int ret;
 
     *out = NULL;
@@ -85,71 +160,12 @@ int prod_decoder_open(const char *url, int loop, const volatile sig_atomic_t *st
     }
     d->fmt->interrupt_callback.callback = interrupted;
     d->fmt->interrupt_callback.opaque = d;
-
-    ret = avformat_open_input(&d->fmt, url, NULL, NULL);
-    if (ret < 0) {
-        /* avformat_open_input frees the context on failure. */
-        if (ret == AVERROR_INVALIDDATA || ret == AVERROR_EOF)
-            set_err(err, errlen, url, "not a media file", 0);
-        else
-            set_err(err, errlen, url, av_err2str(ret), 0);
+    ret = open_input(d, err, errlen);
+    if (ret < 0)
         goto fail;
-    }
-    /* Looping seeks back to the start: refuse now what could only play once
-     * (a pipe, a live stream), rather than end quietly after one pass. */
-    if (loop && (!d->fmt->pb || !(d->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL))) {
-        set_err(err, errlen, url, "cannot loop: input is not seekable", 0);
-        ret = AVERROR(ESPIPE);
+    ret = open_decoder(d, err, errlen);
+    if (ret < 0)
         goto fail;
-    }
-    ret = avformat_find_stream_info(d->fmt, NULL);
-    if (ret < 0) {
-        set_err(err, errlen, url, "not a media file", 0);
-        goto fail;
-    }
-    ret = av_find_best_stream(d->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-    if (ret < 0) {
-        /* AVERROR_DECODER_NOT_FOUND comes only with a decoder to look up. */
-        set_err(err, errlen, url, "no video stream", 0);
-        ret = AVERROR_STREAM_NOT_FOUND;
-        goto fail;
-    }
-    d->stream = ret;
-    st = d->fmt->streams[d->stream];
-    d->tb = st->time_base;
-    for (unsigned i = 0; i < d->fmt->nb_streams; i++) {
-        if ((int)i != d->stream)
-            d->fmt->streams[i]->discard = AVDISCARD_ALL;
-    }
-
-    codec = avcodec_find_decoder(st->codecpar->codec_id);
-    if (!codec) {
-        snprintf(err, errlen, "%s: no decoder for video codec '%s'", url,
-                 avcodec_get_name(st->codecpar->codec_id));
-        ret = AVERROR_DECODER_NOT_FOUND;
-        goto fail;
-    }
-    d->dec = avcodec_alloc_context3(codec);
-    if (!d->dec) {
-        ret = AVERROR(ENOMEM);
-        snprintf(err, errlen, "%s: out of memory", url);
-        goto fail;
-    }
-    ret = avcodec_parameters_to_context(d->dec, st->codecpar);
-    if (ret < 0) {
-        set_err(err, errlen, url, "bad codec parameters", ret);
-        goto fail;
-    }
-    d->dec->pkt_timebase = st->time_base;
-    d->dec->thread_count = 0; /* one per core */
-    d->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
-    ret = avcodec_open2(d->dec, codec, NULL);
-    if (ret < 0) {
-        char what[128];
-        snprintf(what, sizeof(what), "cannot open the '%s' decoder", codec->name);
-        set_err(err, errlen, url, what, ret);
-        goto fail;
-    }
     *out = d;
     return 0;
 
