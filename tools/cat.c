@@ -400,7 +400,8 @@ static int run(struct cat *c)
     }
 }
 
-int cmd_cat(int argc, char **argv)
+/* Fill c from the command line: -1 to go on, or the exit code. */
+static int parse_args(int argc, char **argv, struct cat *c, int *same_user)
 {
     static const struct option longopts[] = {
         {"y4m", no_argument, NULL, 'y'},
@@ -414,9 +415,7 @@ int cmd_cat(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct cat c = {.mode = CAT_RAW, .timeout_ns = -1};
-    fbus_reader_opts ropts = {0};
-    int transport_set = 0, y4m = 0, raw = 0, same_user = 0, opt, rc;
+    int transport_set = 0, y4m = 0, raw = 0, opt, rc;
     double seconds;
 
     optind = 0;
@@ -430,25 +429,25 @@ int cmd_cat(int argc, char **argv)
             raw = 1;
             break;
         case 'n':
-            if (tool_parse_u64(optarg, 1, UINT64_MAX, &c.max_frames) < 0)
+            if (tool_parse_u64(optarg, 1, UINT64_MAX, &c->max_frames) < 0)
                 return tool_usage_error(CMD, "--frames wants a positive count, not \"%s\"", optarg);
             break;
         case 'l':
-            c.latest = 1;
+            c->latest = 1;
             break;
         case 't':
             if (tool_parse_seconds(optarg, &seconds) < 0)
                 return tool_usage_error(CMD, "--timeout wants seconds, not \"%s\"", optarg);
-            c.timeout_ns = (int64_t)(seconds * 1e9);
+            c->timeout_ns = (int64_t)(seconds * 1e9);
             break;
         case 'f':
-            c.follow = 1;
+            c->follow = 1;
             break;
         case 'u':
-            same_user = 1;
+            *same_user = 1;
             break;
         default:
-            rc = tool_common_option(CMD, argv, opt, &c.transport, &transport_set);
+            rc = tool_common_option(CMD, argv, opt, &c->transport, &transport_set);
             if (rc >= 0)
                 return rc;
             break;
@@ -460,8 +459,23 @@ int cmd_cat(int argc, char **argv)
         return tool_usage_error(CMD, "which bus? (framebus cat NAME)");
     if (optind + 1 < argc)
         return tool_usage_error(CMD, "unexpected argument \"%s\"", argv[optind + 1]);
-    c.name = argv[optind];
-    c.mode = y4m ? CAT_Y4M : CAT_RAW;
+    c->name = argv[optind];
+    c->mode = y4m ? CAT_Y4M : CAT_RAW;
+    /* Without --transport, whichever transport holds the name, now or
+     * when a producer makes it. */
+    if (!transport_set)
+        c->transport = FBUS_TRANSPORT_ANY;
+    return -1;
+}
+
+int cmd_cat(int argc, char **argv)
+{
+    struct cat c = {.mode = CAT_RAW, .timeout_ns = -1};
+    fbus_reader_opts ropts = {0};
+    int same_user = 0, rc = parse_args(argc, argv, &c, &same_user);
+
+    if (rc >= 0)
+        return rc;
     if (fbus_name_check(c.name) < 0) {
         tool_error(CMD, "bus \"%s\": %s", c.name, tool_bus_strerror(FBUS_EBADNAME));
         return TOOL_EXIT_ERROR;
@@ -470,11 +484,6 @@ int cmd_cat(int argc, char **argv)
         tool_error(CMD, "refusing to write video to a terminal (pipe or redirect stdout)");
         return TOOL_EXIT_ERROR;
     }
-    /* Without --transport, whichever transport holds the name, now or
-     * when a producer makes it. */
-    if (!transport_set)
-        c.transport = FBUS_TRANSPORT_ANY;
-
     tool_signals(1);
     ropts.transport = c.transport;
     ropts.policy = c.latest ? FBUS_POLICY_LATEST : FBUS_POLICY_LOSSLESS;
