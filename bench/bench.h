@@ -99,8 +99,9 @@ typedef struct bench_result {
     fbus_format fmt;
     double loadavg; /* 1-minute load average when the run ended */
     /* The baseline: the writer's copy (fbus_copy) into a ring of as many
-     * frames as the bus has slots, a reader process checksumming the newest
-     * one: the most a writer whose frames go to another core can do. */
+     * frames as the bus has slots, as many reader processes as the bus run
+     * checksumming them with its policy (futex waits, no bus): the most a
+     * writer whose frames go to other cores can do. */
     int memcpy_done;
     uint64_t memcpy_frames;
     double memcpy_seconds;

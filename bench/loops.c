@@ -5,6 +5,8 @@
  * runs in the parent.
  */
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <inttypes.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -416,48 +419,77 @@ out:
 /* The ring's shared control words, one cache line each. */
 struct ring_ctl {
     _Alignas(64) _Atomic uint64_t newest; /* frame number last written, 0: none */
-    _Alignas(64) _Atomic int state;       /* 0 starting, 1 reader running, 2 stop */
+    _Alignas(64) _Atomic int state;       /* 0 starting, 2 stop */
+    _Alignas(64) _Atomic int started;     /* readers running */
+    _Alignas(64) _Atomic uint32_t pub;    /* futex: raised at every publish */
+    _Alignas(64) _Atomic uint32_t rel;    /* futex: raised at every read */
+    struct {
+        _Alignas(64) _Atomic uint64_t consumed; /* lossless: frames read */
+    } rd[BENCH_MAX_READERS];
 };
 
-/* The ring's reader: checksum the newest frame whenever there is a new one,
- * as a latest bus reader does (torn frames are possible and not counted: the
- * point is the memory traffic). */
+/* Wait while *word == v, 1 ms at most (the callers look again anyway). */
+static void ring_wait(_Atomic uint32_t *word, uint32_t v)
+{
+    struct timespec ts = {0, 1000000};
+
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, v, &ts, NULL, 0);
+}
+
+static void ring_wake(_Atomic uint32_t *word)
+{
+    atomic_fetch_add_explicit(word, 1, memory_order_seq_cst);
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* A ring reader: as a bus reader of cfg's policy, without the bus. Latest:
+ * checksum the newest frame whenever there is a new one (a torn frame is
+ * possible and not counted: the point is the memory traffic). Lossless:
+ * every frame in turn, then say so in its consumed word. */
 static void ring_reader(const bench_config *cfg, const fbus_format *fmt,
                         const struct bench_pool *pl, struct ring_ctl *ctl, uint8_t *ring,
-                        uint64_t stride)
+                        uint64_t stride, int index)
 {
     uint64_t last = 0;
 
-    atomic_store(&ctl->state, 1);
-    while (atomic_load_explicit(&ctl->state, memory_order_acquire) == 1 && !bench_stopped(cfg)) {
-        uint64_t n = atomic_load_explicit(&ctl->newest, memory_order_acquire);
+    atomic_fetch_add(&ctl->started, 1);
+    while (atomic_load_explicit(&ctl->state, memory_order_acquire) != 2 && !bench_stopped(cfg)) {
+        uint32_t v = atomic_load_explicit(&ctl->pub, memory_order_seq_cst);
+        uint64_t n = atomic_load_explicit(&ctl->newest, memory_order_seq_cst);
         const uint8_t *data[FBUS_MAX_PLANES];
         struct bench_frame_hdr hdr;
 
         if (n == last) {
-            for (int i = 0; i < 64; i++)
-                __asm__ __volatile__("" ::: "memory");
+            ring_wait(&ctl->pub, v);
             continue;
         }
+        if (cfg->policy == FBUS_POLICY_LOSSLESS)
+            n = last + 1;
         bench_plane_ptrs(fmt, ring + (n % cfg->slots) * stride, data);
         (void)bench_frame_ok(fmt, pl, data, n, &hdr);
         last = n;
+        atomic_store_explicit(&ctl->rd[index].consumed, n, memory_order_seq_cst);
+        if (cfg->policy == FBUS_POLICY_LOSSLESS)
+            ring_wake(&ctl->rel);
     }
 }
 
 /* The writer's own copy (fbus_copy, as into a slot) into a ring of
- * cfg->slots frames while a reader process reads the newest: the most a
- * writer whose frames go to another core can do. */
+ * cfg->slots frames while cfg->readers reader processes read them with the
+ * bus's policy (lossless: the writer waits until every reader read the
+ * frame a slot holds before it overwrites it): what a writer whose frames go
+ * to other cores can do with no bus at all. */
 static int measure_ring(const bench_config *cfg, const fbus_format *fmt,
                         const struct bench_pool *pl, bench_result *res, char *err, size_t errsz)
 {
     uint64_t stride = (fmt->size + 4095) & ~(uint64_t)4095, n = 0;
-    size_t size = 4096 + (size_t)(stride * cfg->slots);
+    size_t head = (sizeof(struct ring_ctl) + 4095) & ~(size_t)4095;
+    size_t size = head + (size_t)(stride * cfg->slots);
     struct ring_ctl *ctl;
     uint8_t *ring;
     int64_t t0, t1, deadline, cpu;
-    pid_t pid;
-    int st;
+    pid_t pids[BENCH_MAX_READERS];
+    int st, started = 0;
 
     ctl = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (ctl == MAP_FAILED) {
@@ -465,41 +497,63 @@ static int measure_ring(const bench_config *cfg, const fbus_format *fmt,
                  strerror(errno));
         return -1;
     }
-    ring = (uint8_t *)ctl + 4096;
+    ring = (uint8_t *)ctl + head;
     memset(ring, 0, stride * cfg->slots); /* fault the pages in first */
     fflush(NULL);
-    pid = fork();
-    if (pid < 0) {
-        snprintf(err, errsz, "memcpy: cannot start its reader: %s", strerror(errno));
-        munmap(ctl, size);
-        return -1;
+    for (; started < cfg->readers; started++) {
+        pids[started] = fork();
+        if (pids[started] < 0) {
+            snprintf(err, errsz, "memcpy: cannot start its readers: %s", strerror(errno));
+            break;
+        }
+        if (pids[started] == 0) {
+            ring_reader(cfg, fmt, pl, ctl, ring, stride, started);
+            _exit(0);
+        }
     }
-    if (pid == 0) {
-        ring_reader(cfg, fmt, pl, ctl, ring, stride);
-        _exit(0);
-    }
-    while (atomic_load(&ctl->state) == 0 && !bench_stopped(cfg)) {
+    while (started == cfg->readers && atomic_load(&ctl->started) < cfg->readers &&
+           !bench_stopped(cfg)) {
         struct timespec ts = {0, 100000};
         nanosleep(&ts, NULL);
     }
     cpu = cpu_now();
     t0 = fbus_now_ns();
     deadline = t0 + (int64_t)(cfg->seconds * 1e9);
-    for (t1 = t0; !writer_done(cfg, fmt, n, deadline); n++) {
+    for (t1 = t0; started == cfg->readers && !writer_done(cfg, fmt, n, deadline); n++) {
         uint8_t *planes[FBUS_MAX_PLANES];
         uint8_t *base = ring + ((n + 1) % cfg->slots) * stride;
+
+        if (cfg->policy == FBUS_POLICY_LOSSLESS && n + 1 > cfg->slots) {
+            /* The slot holds frame n + 1 - slots: every reader must have
+             * read it. */
+            for (int i = 0; i < cfg->readers && !bench_stopped(cfg); i++) {
+                for (;;) {
+                    uint32_t v = atomic_load_explicit(&ctl->rel, memory_order_seq_cst);
+                    if (atomic_load_explicit(&ctl->rd[i].consumed, memory_order_seq_cst) >=
+                            n + 1 - cfg->slots ||
+                        bench_stopped(cfg))
+                        break;
+                    ring_wait(&ctl->rel, v);
+                }
+            }
+        }
         for (uint32_t p = 0; p < fmt->nb_planes; p++)
             planes[p] = base + fmt->planes[p].offset;
         bench_copy_frame(fmt, pl, n + 1, planes, 0);
         bench_stamp(planes[0], n + 1, 0);
-        atomic_store_explicit(&ctl->newest, n + 1, memory_order_release);
+        atomic_store_explicit(&ctl->newest, n + 1, memory_order_seq_cst);
+        ring_wake(&ctl->pub);
     }
     t1 = fbus_now_ns();
     res->memcpy_cpu_us_per_frame = n ? (double)(cpu_now() - cpu) / 1e3 / (double)n : 0;
     atomic_store(&ctl->state, 2);
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
+    ring_wake(&ctl->pub);
+    for (int i = 0; i < started; i++)
+        while (waitpid(pids[i], &st, 0) < 0 && errno == EINTR)
+            ;
     munmap(ctl, size);
+    if (started < cfg->readers)
+        return -1;
     res->memcpy_done = 1;
     res->memcpy_frames = n;
     res->memcpy_seconds = (double)(t1 - t0) / 1e9;

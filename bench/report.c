@@ -91,9 +91,9 @@ void bench_print_table(FILE *f, const bench_result *res)
     table_side(f, "pipe", &res->pipe);
     fprintf(f, "\nlatency in us, publish -> acquire (pipe: send -> whole frame read)\n");
     fprintf(f,
-            "memcpy: the writer's copy into a ring of %" PRIu32 " frames, a reader process "
-            "checksumming the newest; warm: memcpy into 3 cache-warm buffers, no reader\n",
-            c->slots);
+            "memcpy: the writer's copy into a ring of %" PRIu32 " frames, %d reader process%s "
+            "checksumming them (%s, no bus); warm: memcpy into 3 cache-warm buffers, no reader\n",
+            c->slots, c->readers, c->readers == 1 ? "" : "es", bench_policy_name(c->policy));
     if (res->bus.done)
         fprintf(f, "bus readers' CPU: %.2f%% of a core (mean)%s\n", res->bus.reader_cpu_percent,
                 c->low_latency ? ", low-latency wait" : "");

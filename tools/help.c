@@ -136,7 +136,7 @@ static const struct help helps[] = {
               "synthetic frames (a pool of 4, the sequence number stamped in) as fast as it\n"
               "can, the readers checksum every frame they get. The same run measures the\n"
               "same frames over one Unix pipe per reader, and the writer's copy into a ring\n"
-              "of as many frames as the bus has slots with a reader process reading them\n"
+              "of as many frames as the bus has slots, the readers reading them (no bus)\n"
               "(memcpy, the most a writer can do; memcpy warm: into cache-warm buffers).\n"
               "\n"
               "  --size WxH          frame size (default 1920x1080)\n"
