@@ -346,26 +346,27 @@ int tool_bus_fps(const fbus_stats *st, double *fps)
     return 1;
 }
 
-const char *tool_fps_str(char *buf, size_t size, const fbus_stats *st)
+/* The bus's rate with `decimals` decimals, or `none` when it has none. */
+static const char *fps_text(char *buf, size_t size, const fbus_stats *st, int decimals,
+                            const char *none)
 {
     double fps;
 
     if (tool_bus_fps(st, &fps))
-        snprintf(buf, size, "%.1f", fps);
+        snprintf(buf, size, "%.*f", decimals, fps);
     else
-        snprintf(buf, size, "-");
+        snprintf(buf, size, "%s", none);
     return buf;
+}
+
+const char *tool_fps_str(char *buf, size_t size, const fbus_stats *st)
+{
+    return fps_text(buf, size, st, 1, "-");
 }
 
 const char *tool_fps_json(char *buf, size_t size, const fbus_stats *st)
 {
-    double fps;
-
-    if (tool_bus_fps(st, &fps))
-        snprintf(buf, size, "%.2f", fps);
-    else
-        snprintf(buf, size, "null");
-    return buf;
+    return fps_text(buf, size, st, 2, "null");
 }
 
 const char *tool_format_str(char *buf, size_t size, const fbus_format *fmt)

@@ -2,6 +2,7 @@
 /*
  * Usage texts of the framebus command and its subcommands, with examples.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -202,4 +203,40 @@ int tool_common_option(const char *cmd, char **argv, int opt, fbus_transport *t,
     default:
         return tool_bad_option(cmd, argv, opt);
     }
+}
+
+int tool_parse_flags(const char *cmd, int argc, char **argv, const tool_flag *flags,
+                     fbus_transport *t, int *t_set)
+{
+    struct option longopts[16];
+    char shorts[40] = ":h";
+    size_t n = 0, ns = 2;
+    int opt, rc;
+
+    for (; flags[n].name && n < 13; n++) {
+        longopts[n] = (struct option){flags[n].name, no_argument, NULL, 256 + (int)n};
+        if (flags[n].c && ns < sizeof(shorts) - 1)
+            shorts[ns++] = flags[n].c;
+    }
+    shorts[ns] = '\0';
+    longopts[n++] = (struct option){"transport", required_argument, NULL, 'T'};
+    longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    longopts[n] = (struct option){NULL, 0, NULL, 0};
+    optind = 0;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
+        const tool_flag *f = NULL;
+
+        for (size_t i = 0; flags[i].name; i++)
+            if (opt == 256 + (int)i || (flags[i].c && opt == flags[i].c))
+                f = &flags[i];
+        if (f) {
+            *f->set = 1;
+            continue;
+        }
+        rc = tool_common_option(cmd, argv, opt, t, t_set);
+        if (rc >= 0)
+            return rc;
+    }
+    return -1;
 }

@@ -78,32 +78,18 @@ static void print_leftover(const tool_leftover *l, int json, int width, int firs
 
 int cmd_list(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"transport", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     fbus_transport only = FBUS_TRANSPORT_POSIX;
-    int json = 0, filter = 0, opt, rc, width = 4, shown = 0;
+    int json = 0, filter = 0, rc, width = 4, shown = 0;
     fbus_stats *st = NULL;
     tool_bus *buses = NULL;
     tool_leftover *left = NULL;
     size_t n = 0, nleft = 0;
 
-    optind = 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'j':
-            json = 1;
-            break;
-        default:
-            rc = tool_common_option(CMD, argv, opt, &only, &filter);
-            if (rc >= 0)
-                return rc;
-            break;
-        }
+    {
+        const tool_flag flags[] = {{"json", 0, &json}, {NULL, 0, NULL}};
+        rc = tool_parse_flags(CMD, argc, argv, flags, &only, &filter);
+        if (rc >= 0)
+            return rc;
     }
     if (optind < argc)
         return tool_usage_error(CMD, "unexpected argument \"%s\"", argv[optind]);

@@ -140,33 +140,15 @@ static int remove_stale(fbus_stats *st, char **patterns, int npatterns)
 
 int cmd_rm(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"force", no_argument, NULL, 'f'},
-        {"stale", no_argument, NULL, 's'},
-        {"transport", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     fbus_transport transport = FBUS_TRANSPORT_POSIX;
-    int force = 0, stale = 0, transport_set = 0, opt, rc;
+    int force = 0, stale = 0, transport_set = 0, rc;
     fbus_stats *st;
 
-    optind = 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":fh", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'f':
-            force = 1;
-            break;
-        case 's':
-            stale = 1;
-            break;
-        default:
-            rc = tool_common_option(CMD, argv, opt, &transport, &transport_set);
-            if (rc >= 0)
-                return rc;
-            break;
-        }
+    {
+        const tool_flag flags[] = {{"force", 'f', &force}, {"stale", 0, &stale}, {NULL, 0, NULL}};
+        rc = tool_parse_flags(CMD, argc, argv, flags, &transport, &transport_set);
+        if (rc >= 0)
+            return rc;
     }
     if (!stale && optind >= argc)
         return tool_usage_error(CMD, "which bus? (framebus rm NAME, or rm --stale)");

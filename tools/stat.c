@@ -177,35 +177,17 @@ static int watch_bus(const char *name, fbus_transport transport, int transport_s
 
 int cmd_stat(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"watch", no_argument, NULL, 'w'},
-        {"json", no_argument, NULL, 'j'},
-        {"transport", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     fbus_transport transport = FBUS_TRANSPORT_POSIX;
-    int json = 0, watch = 0, transport_set = 0, opt, rc = 0;
+    int json = 0, watch = 0, transport_set = 0, rc = 0;
     const char *name;
     fbus_stats *st;
     tool_leftover left;
 
-    optind = 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'w':
-            watch = 1;
-            break;
-        case 'j':
-            json = 1;
-            break;
-        default:
-            rc = tool_common_option(CMD, argv, opt, &transport, &transport_set);
-            if (rc >= 0)
-                return rc;
-            break;
-        }
+    {
+        const tool_flag flags[] = {{"watch", 0, &watch}, {"json", 0, &json}, {NULL, 0, NULL}};
+        rc = tool_parse_flags(CMD, argc, argv, flags, &transport, &transport_set);
+        if (rc >= 0)
+            return rc;
     }
     if (optind >= argc)
         return tool_usage_error(CMD, "which bus? (framebus stat NAME)");

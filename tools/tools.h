@@ -26,4 +26,17 @@ int tool_help(const char *cmd, void *f);
  * to return. Call it from the loop's default case. */
 int tool_common_option(const char *cmd, char **argv, int opt, fbus_transport *t, int *t_set);
 
+/* A subcommand's flag: --name (or -c, if c is not 0) sets *set to 1. */
+typedef struct tool_flag {
+    const char *name;
+    char c;
+    int *set;
+} tool_flag;
+
+/* Parse a command line of flags (a table ended by a NULL name) plus the
+ * shared options (tool_common_option). Returns -1 with optind at the first
+ * operand, or the exit code to return. */
+int tool_parse_flags(const char *cmd, int argc, char **argv, const tool_flag *flags,
+                     fbus_transport *t, int *t_set);
+
 #endif /* FBUS_TOOLS_TOOLS_H */
