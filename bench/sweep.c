@@ -352,9 +352,14 @@ static int sweep_open(struct sweep *sw, const char *out_dir)
         bench_say(sw->base, "cannot create \"%s\": %s", out_dir, strerror(errno));
         return -1;
     }
-    snprintf(sw->csv, sizeof(sw->csv), "%s/bench-sweep.csv", out_dir);
-    snprintf(sw->png, sizeof(sw->png), "%s/bench-sweep.png", out_dir);
-    snprintf(sw->gp, sizeof(sw->gp), "%s/bench-sweep.gp", out_dir);
+    {
+        /* "results/" and "results" name the same files: no doubled slash. */
+        size_t n = strlen(out_dir);
+        const char *sep = n && out_dir[n - 1] == '/' ? "" : "/";
+        snprintf(sw->csv, sizeof(sw->csv), "%s%sbench-sweep.csv", out_dir, sep);
+        snprintf(sw->png, sizeof(sw->png), "%s%sbench-sweep.png", out_dir, sep);
+        snprintf(sw->gp, sizeof(sw->gp), "%s%sbench-sweep.gp", out_dir, sep);
+    }
     if (!on_path("gnuplot"))
         bench_say(sw->base,
                   "gnuplot not found: writing the CSV only (install gnuplot-nox for the plot)");

@@ -255,6 +255,11 @@ const char *tool_bus_strerror(int err)
         return "no such bus (is a producer running?)";
     case -EACCES:
         return "permission denied";
+    case FBUS_EOBSERVER:
+        /* Lossless needs a reader entry; one that may only look can still
+         * watch the newest frames. */
+        return "read-only access to this bus: cannot read every frame (--latest "
+               "watches the newest ones)";
     default:
         return fbus_strerror(err);
     }
