@@ -7,8 +7,10 @@
 #include "decode.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -24,9 +26,10 @@ struct prod_decoder {
     const char *url;
     int stream;
     int loop;
-    int draining;  /* the decoder was sent the end of input */
-    int truncated; /* reading stopped on an error, not end of file */
-    int rebase;    /* next frame starts a new pass: recompute the offset */
+    int draining;     /* the decoder was sent the end of input */
+    int truncated;    /* reading stopped on an error, or short of the duration */
+    int64_t read_end; /* end of the last video packet read, AV_TIME_BASE units */
+    int rebase;       /* next frame starts a new pass: recompute the offset */
     int errors_in_a_row;
     AVRational tb;
     int64_t pts_offset; /* added to the input's pts, grows with each loop */
@@ -56,31 +59,73 @@ static void set_err(char *err, size_t errlen, const char *url, const char *what,
     snprintf(err, errlen, "%s: %s (%s)", url, what, buf);
 }
 
+/* What libav said last at error level while an input was being opened:
+ * its demuxers give their reason only in the log ("moov atom not found"). */
+static char open_log[160];
+
+static void capture_log(void *avcl, int level, const char *fmt, va_list vl)
+{
+    if (level <= AV_LOG_ERROR) {
+        va_list copy;
+        size_t n;
+
+        va_copy(copy, vl);
+        vsnprintf(open_log, sizeof(open_log), fmt, copy);
+        va_end(copy);
+        n = strlen(open_log);
+        while (n && (open_log[n - 1] == '\n' || open_log[n - 1] == '.'))
+            open_log[--n] = '\0';
+    }
+    av_log_default_callback(avcl, level, fmt, vl);
+}
+
+/* "not a media file", with libav's own reason when it gave one. */
+static void not_media(char *err, size_t errlen, const char *url)
+{
+    if (open_log[0])
+        snprintf(err, errlen, "%s: not a media file (%s)", url, open_log);
+    else
+        set_err(err, errlen, url, "not a media file", 0);
+}
+
+/* Open the input with libav's error log captured for the messages. */
+static int probe_input(prod_decoder *d, char *err, size_t errlen)
+{
+    const char *url = d->url;
+    int ret;
+
+    open_log[0] = '\0';
+    av_log_set_callback(capture_log);
+    ret = avformat_open_input(&d->fmt, url, NULL, NULL);
+    if (ret < 0) {
+        /* avformat_open_input frees the context on failure. */
+        if (ret == AVERROR_INVALIDDATA || ret == AVERROR_EOF)
+            not_media(err, errlen, url);
+        else
+            set_err(err, errlen, url, av_err2str(ret), 0);
+    } else {
+        ret = avformat_find_stream_info(d->fmt, NULL);
+        if (ret < 0)
+            not_media(err, errlen, url);
+    }
+    av_log_set_callback(av_log_default_callback);
+    return ret;
+}
+
 /* Open the input and pick its best video stream (the others discarded):
  * 0 or a negative AVERROR with err set. */
 static int open_input(prod_decoder *d, char *err, size_t errlen)
 {
     const char *url = d->url;
-    int ret = avformat_open_input(&d->fmt, url, NULL, NULL);
+    int ret = probe_input(d, err, errlen);
 
-    if (ret < 0) {
-        /* avformat_open_input frees the context on failure. */
-        if (ret == AVERROR_INVALIDDATA || ret == AVERROR_EOF)
-            set_err(err, errlen, url, "not a media file", 0);
-        else
-            set_err(err, errlen, url, av_err2str(ret), 0);
+    if (ret < 0)
         return ret;
-    }
     /* Looping seeks back to the start: refuse now what could only play once
      * (a pipe, a live stream), rather than end quietly after one pass. */
     if (d->loop && (!d->fmt->pb || !(d->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL))) {
         set_err(err, errlen, url, "cannot loop: input is not seekable", 0);
         return AVERROR(ESPIPE);
-    }
-    ret = avformat_find_stream_info(d->fmt, NULL);
-    if (ret < 0) {
-        set_err(err, errlen, url, "not a media file", 0);
-        return ret;
     }
     ret = av_find_best_stream(d->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     if (ret < 0) {
@@ -149,6 +194,7 @@ int prod_decoder_open(const char *url, int loop, const volatile sig_atomic_t *st
     d->loop = loop;
     d->stop = stop;
     d->last_pts = AV_NOPTS_VALUE;
+    d->read_end = AV_NOPTS_VALUE;
     d->stream = -1;
 
     d->fmt = avformat_alloc_context();
@@ -190,6 +236,7 @@ static int restart(prod_decoder *d, char *err, size_t errlen)
     avcodec_flush_buffers(d->dec);
     d->draining = 0;
     d->truncated = 0;
+    d->read_end = AV_NOPTS_VALUE;
     d->rebase = 1;
     d->pass_frames = 0;
     return 0;
@@ -231,6 +278,54 @@ static void stamp(prod_decoder *d, AVFrame *frame)
     d->last_dur = frame_duration(d, frame, prev, pts);
     d->last_pts = pts;
     frame->pts = pts;
+}
+
+static void note_read_end(prod_decoder *d, const AVPacket *pkt)
+{
+    int64_t t = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+
+    if (t == AV_NOPTS_VALUE)
+        return;
+    t = av_rescale_q(t + (pkt->duration > 0 ? pkt->duration : 0), d->tb, AV_TIME_BASE_Q);
+    if (d->read_end == AV_NOPTS_VALUE || t > d->read_end)
+        d->read_end = t;
+}
+
+/*
+ * Whether a clean end of file came well short of the duration the
+ * container declares: a truncated Matroska or WebM file ends cleanly as far
+ * as its demuxer is concerned. The video stream's own duration, else the
+ * file's.
+ */
+static int ended_early(const prod_decoder *d)
+{
+    const AVStream *st = d->fmt->streams[d->stream];
+    int64_t start = 0, dur = AV_NOPTS_VALUE, slack;
+
+    if (d->read_end == AV_NOPTS_VALUE)
+        return 0;
+    if (st->duration > 0) {
+        dur = av_rescale_q(st->duration, st->time_base, AV_TIME_BASE_Q);
+        if (st->start_time != AV_NOPTS_VALUE)
+            start = av_rescale_q(st->start_time, st->time_base, AV_TIME_BASE_Q);
+    } else if (d->fmt->duration > 0) {
+        dur = d->fmt->duration;
+        if (d->fmt->start_time != AV_NOPTS_VALUE)
+            start = d->fmt->start_time;
+    }
+    if (dur == AV_NOPTS_VALUE)
+        return 0;
+    /* Allow two frames (a tenth of a second if the rate is unknown) or 5%,
+     * whichever is more: durations are rounded, last frames vary. Against
+     * the whole file's duration, which another stream may stretch (audio
+     * that runs on), a second or 10%. */
+    slack = st->avg_frame_rate.num > 0
+                ? av_rescale_q(2, av_inv_q(st->avg_frame_rate), AV_TIME_BASE_Q)
+                : AV_TIME_BASE / 10;
+    slack = FFMAX(slack, dur / 20);
+    if (st->duration <= 0 && d->fmt->nb_streams > 1)
+        slack = FFMAX(AV_TIME_BASE, dur / 10);
+    return d->read_end < start + dur - slack;
 }
 
 int prod_decoder_next(prod_decoder *d, AVFrame *frame, char *err, size_t errlen)
@@ -279,7 +374,7 @@ int prod_decoder_next(prod_decoder *d, AVFrame *frame, char *err, size_t errlen)
             return ret;
         }
         if (ret < 0) {
-            if (ret != AVERROR_EOF)
+            if (ret != AVERROR_EOF || ended_early(d))
                 d->truncated = 1;
             if (d->draining)
                 return AVERROR_EOF; /* the decoder already has it all */
@@ -291,6 +386,7 @@ int prod_decoder_next(prod_decoder *d, AVFrame *frame, char *err, size_t errlen)
             av_packet_unref(d->pkt);
             continue;
         }
+        note_read_end(d, d->pkt);
         ret = avcodec_send_packet(d->dec, d->pkt);
         av_packet_unref(d->pkt);
         if (ret == AVERROR(ENOMEM)) {

@@ -413,6 +413,28 @@ static void test_truncated(void **state)
     assert_true(ref.n < 20);
     ref_free(&ref);
     check_clip("trunc.mkv");
+    /* Matroska's demuxer ends a cut-off file cleanly; the producer sees it
+     * ended short of the duration the file declares, and says so. */
+    child = spawn(clip("trunc.mkv"), "--bus", bus, "--fps", "max", NULL);
+    assert_int_equal(finish(10000), 0);
+    assert_non_null(strstr(slurp(errpath), "input ended early"));
+    /* A whole file does not. */
+    child = spawn(clip("ffv1.mkv"), "--bus", bus, "--fps", "max", NULL);
+    assert_int_equal(finish(10000), 0);
+    assert_null(strstr(slurp(errpath), "input ended early"));
+    (void)state;
+}
+
+/* An mp4 cut off before its index: libav's own reason, as ffmpeg gives it. */
+static void test_truncated_mp4(void **state)
+{
+    char cmd[2 * PATH_MAX + 64];
+
+    snprintf(cmd, sizeof(cmd), "head -c 2000 '%s' > '%s'", clip("odd.mp4"), clip("cut.mp4"));
+    assert_int_equal(system(cmd), 0);
+    child = spawn(clip("cut.mp4"), "--bus", bus, NULL);
+    assert_int_equal(finish(10000), 1);
+    assert_non_null(strstr(slurp(errpath), "cut.mp4: not a media file (moov atom not found)"));
     (void)state;
 }
 
@@ -841,6 +863,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gbrp_odd_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resolution_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_mp4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_packet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_frames, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frames_limit, setup, teardown),
