@@ -422,24 +422,32 @@ struct ring_ctl {
     _Alignas(64) _Atomic int state;       /* 0 starting, 2 stop */
     _Alignas(64) _Atomic int started;     /* readers running */
     _Alignas(64) _Atomic uint32_t pub;    /* futex: raised at every publish */
+    _Atomic uint32_t pub_waiters;         /* readers asleep on it */
     _Alignas(64) _Atomic uint32_t rel;    /* futex: raised at every read */
+    _Atomic uint32_t rel_waiters;         /* 1 while the writer sleeps on it */
     struct {
         _Alignas(64) _Atomic uint64_t consumed; /* lossless: frames read */
     } rd[BENCH_MAX_READERS];
 };
 
-/* Wait while *word == v, 1 ms at most (the callers look again anyway). */
-static void ring_wait(_Atomic uint32_t *word, uint32_t v)
+/* Sleep on *word while it is v (1 ms at most: callers look again), counted
+ * in *waiters so that a wake costs a system call only when someone sleeps.
+ * The caller read v before it checked its condition. */
+static void ring_wait(_Atomic uint32_t *word, _Atomic uint32_t *waiters, uint32_t v)
 {
     struct timespec ts = {0, 1000000};
 
+    atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, v, &ts, NULL, 0);
+    atomic_fetch_sub_explicit(waiters, 1, memory_order_seq_cst);
 }
 
-static void ring_wake(_Atomic uint32_t *word)
+/* Raise *word after the caller's seq_cst store; wake its sleepers, if any. */
+static void ring_wake(_Atomic uint32_t *word, _Atomic uint32_t *waiters)
 {
     atomic_fetch_add_explicit(word, 1, memory_order_seq_cst);
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+    if (atomic_load_explicit(waiters, memory_order_seq_cst))
+        syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
 /* A ring reader: as a bus reader of cfg's policy, without the bus. Latest:
@@ -460,7 +468,7 @@ static void ring_reader(const bench_config *cfg, const fbus_format *fmt,
         struct bench_frame_hdr hdr;
 
         if (n == last) {
-            ring_wait(&ctl->pub, v);
+            ring_wait(&ctl->pub, &ctl->pub_waiters, v);
             continue;
         }
         if (cfg->policy == FBUS_POLICY_LOSSLESS)
@@ -470,7 +478,7 @@ static void ring_reader(const bench_config *cfg, const fbus_format *fmt,
         last = n;
         atomic_store_explicit(&ctl->rd[index].consumed, n, memory_order_seq_cst);
         if (cfg->policy == FBUS_POLICY_LOSSLESS)
-            ring_wake(&ctl->rel);
+            ring_wake(&ctl->rel, &ctl->rel_waiters);
     }
 }
 
@@ -533,7 +541,7 @@ static int measure_ring(const bench_config *cfg, const fbus_format *fmt,
                             n + 1 - cfg->slots ||
                         bench_stopped(cfg))
                         break;
-                    ring_wait(&ctl->rel, v);
+                    ring_wait(&ctl->rel, &ctl->rel_waiters, v);
                 }
             }
         }
@@ -542,12 +550,12 @@ static int measure_ring(const bench_config *cfg, const fbus_format *fmt,
         bench_copy_frame(fmt, pl, n + 1, planes, 0);
         bench_stamp(planes[0], n + 1, 0);
         atomic_store_explicit(&ctl->newest, n + 1, memory_order_seq_cst);
-        ring_wake(&ctl->pub);
+        ring_wake(&ctl->pub, &ctl->pub_waiters);
     }
     t1 = fbus_now_ns();
     res->memcpy_cpu_us_per_frame = n ? (double)(cpu_now() - cpu) / 1e3 / (double)n : 0;
     atomic_store(&ctl->state, 2);
-    ring_wake(&ctl->pub);
+    ring_wake(&ctl->pub, &ctl->pub_waiters);
     for (int i = 0; i < started; i++)
         while (waitpid(pids[i], &st, 0) < 0 && errno == EINTR)
             ;
