@@ -60,7 +60,7 @@ fbus_bus_test(test_liveness2
     LABELS protocol)
 
 # FBUS_READER_LOW_LATENCY: every frame on both policies, a paused stream,
-# and no slower than a plain reader (a ratio within one run).
+# a bounded spin.
 fbus_bus_test(test_latency
     LIBS framebus::framebus
     TIMEOUT 120)

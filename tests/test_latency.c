@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * FBUS_READER_LOW_LATENCY: a reader with it gets every frame a plain reader
- * gets, on both policies, follows a stream that pauses, spins only briefly,
- * and is not slower than a plain reader of the same stream (a ratio within
- * one run, never an absolute time: see docs/benchmarks.md for figures).
+ * gets, on both policies, follows a stream that pauses and spins only
+ * briefly. Latencies are printed, never asserted (docs/benchmarks.md).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -194,10 +193,10 @@ static void compare(void **state, fbus_policy policy)
     print_message("%s at %d fps: median publish->acquire plain %.1f us, low-latency %.1f us\n",
                   policy == FBUS_POLICY_LOSSLESS ? "lossless" : "latest", RATE_FPS,
                   (double)rep[0].median_ns / 1e3, (double)rep[1].median_ns / 1e3);
-    /* Lower where the machine has a CPU for the spin (docs/benchmarks.md);
-     * on a machine with more runnable threads than CPUs the wait falls back
-     * to the futex, so it is never much worse. A ratio, not a time. */
-    assert_true(rep[1].median_ns <= 2 * rep[0].median_ns + 20000);
+    /* No assertion on the two medians: on a machine with more runnable
+     * threads than CPUs the spin cannot help and either may come out ahead
+     * (an assertion of "at most twice the plain median" failed 1 run in 8
+     * here under a parallel build). docs/benchmarks.md has the figures. */
 }
 
 static void test_latest(void **state)
