@@ -63,7 +63,9 @@ static void set_err(char *err, size_t errlen, const char *url, const char *what,
  * its demuxers give their reason only in the log ("moov atom not found"). */
 static char open_log[160];
 
-static void capture_log(void *avcl, int level, const char *fmt, va_list vl)
+/* fmt is libav's own format string, passed on as av_log's callback gets it. */
+__attribute__((format(printf, 3, 0))) static void capture_log(void *avcl, int level,
+                                                              const char *fmt, va_list vl)
 {
     if (level <= AV_LOG_ERROR) {
         va_list copy;
