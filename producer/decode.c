@@ -405,6 +405,12 @@ int prod_decoder_next(prod_decoder *d, AVFrame *frame, char *err, size_t errlen)
     }
 }
 
+const int32_t *prod_decoder_display_matrix(const prod_decoder *d)
+{
+    return (const int32_t *)av_stream_get_side_data(d->fmt->streams[d->stream],
+                                                    AV_PKT_DATA_DISPLAYMATRIX, NULL);
+}
+
 AVRational prod_decoder_time_base(const prod_decoder *d)
 {
     return d->tb;

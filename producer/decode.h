@@ -32,6 +32,9 @@ int prod_decoder_open(const char *url, int loop, const volatile sig_atomic_t *st
  */
 int prod_decoder_next(prod_decoder *d, AVFrame *frame, char *err, size_t errlen);
 
+/* The video stream's display matrix (9 values), or NULL if it has none. */
+const int32_t *prod_decoder_display_matrix(const prod_decoder *d);
+
 /* Time base of the timestamps prod_decoder_next() returns. */
 AVRational prod_decoder_time_base(const prod_decoder *d);
 

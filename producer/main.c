@@ -48,6 +48,8 @@ static void usage(FILE *f)
             "      --loop               start over at the end, timestamps keep increasing\n"
             "      --pix-fmt F          convert to pixel format F (e.g. rgb24, nv12)\n"
             "      --size WxH           scale to W x H (test pattern: its size)\n"
+            "      --no-autorotate      publish frames as stored, not turned upright by\n"
+            "                           the stream's display rotation (as ffmpeg's)\n"
             "      --frames N           stop after N frames\n"
             "      --mode MODE          permission bits of the bus, octal (default 0600)\n"
             "      --wait-readers N     hold the first frame until N readers attach\n"
@@ -150,6 +152,9 @@ static int parse_option(struct prod_options *o, int c, const char *arg)
     case 'q':
         o->quiet = 1;
         return 0;
+    case 'R':
+        o->no_autorotate = 1;
+        return 0;
     case 'v':
         o->verbose = 1;
         return 0;
@@ -166,21 +171,14 @@ static int parse_option(struct prod_options *o, int c, const char *arg)
 static int parse_args(struct prod_options *o, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"bus", required_argument, NULL, 'b'},
-        {"transport", required_argument, NULL, 'T'},
-        {"slots", required_argument, NULL, 'S'},
-        {"fps", required_argument, NULL, 'r'},
-        {"loop", no_argument, NULL, 'l'},
-        {"pix-fmt", required_argument, NULL, 'p'},
-        {"size", required_argument, NULL, 's'},
-        {"frames", required_argument, NULL, 'n'},
-        {"mode", required_argument, NULL, 'm'},
-        {"wait-readers", required_argument, NULL, 'w'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"bus", required_argument, NULL, 'b'},   {"transport", required_argument, NULL, 'T'},
+        {"slots", required_argument, NULL, 'S'}, {"fps", required_argument, NULL, 'r'},
+        {"loop", no_argument, NULL, 'l'},        {"pix-fmt", required_argument, NULL, 'p'},
+        {"size", required_argument, NULL, 's'},  {"frames", required_argument, NULL, 'n'},
+        {"mode", required_argument, NULL, 'm'},  {"wait-readers", required_argument, NULL, 'w'},
+        {"quiet", no_argument, NULL, 'q'},       {"no-autorotate", no_argument, NULL, 'R'},
+        {"verbose", no_argument, NULL, 'v'},     {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
     };
     int c;
 

@@ -5,6 +5,7 @@
  * paced, then published; the end of the stream waits for lossless readers.
  */
 #include "publish.h"
+#include "rotate.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -37,6 +38,8 @@ struct producer {
     prod_decoder *dec;
     AVFrame *frame;   /* the decoded frame being published */
     AVFrame *scratch; /* the test pattern before conversion */
+    AVFrame *turned;  /* a decoded frame turned upright */
+    int rotation;     /* clockwise degrees that stand the source upright */
     struct SwsContext *sws;
     fbus_writer *w;
     prod_pace pace;
@@ -113,7 +116,17 @@ static int next_frame(struct producer *p)
     ret = prod_decoder_next(p->dec, p->frame, p->err, sizeof(p->err));
     if (ret == AVERROR_EOF || ret == AVERROR_EXIT)
         return AVERROR_EOF;
-    return ret;
+    if (ret < 0 || !p->rotation || !prod_rotatable(p->frame->format, p->rotation))
+        return ret;
+    /* Upright, as ffmpeg outputs it: everything after sees the turned frame. */
+    ret = prod_rotate(p->turned, p->frame, p->rotation);
+    if (ret < 0) {
+        snprintf(p->err, sizeof(p->err), "cannot turn the frame upright: %s", av_err2str(ret));
+        return ret;
+    }
+    av_frame_unref(p->frame);
+    av_frame_move_ref(p->frame, p->turned);
+    return 0;
 }
 
 static int fill_slot(struct producer *p, const fbus_slot *slot)
@@ -363,6 +376,12 @@ static int open_source(struct producer *p)
     if (ret < 0)
         return ret;
     p->tb = prod_decoder_time_base(p->dec);
+    if (!o->no_autorotate) {
+        p->rotation = prod_rotation_of(prod_decoder_display_matrix(p->dec));
+        p->turned = p->rotation ? av_frame_alloc() : NULL;
+        if (p->rotation && !p->turned)
+            return AVERROR(ENOMEM);
+    }
     /* --fps N plays the frames at N per second: that is their rate now. */
     p->rate = o->pace == PROD_PACE_RATE ? o->rate : prod_decoder_frame_rate(p->dec);
     /* The first frame sizes the bus. */
@@ -412,6 +431,7 @@ static void producer_free(struct producer *p)
     fbus_writer_close(p->w);
     sws_freeContext(p->sws);
     av_frame_free(&p->scratch);
+    av_frame_free(&p->turned);
     av_frame_free(&p->frame);
     prod_decoder_close(p->dec);
 }

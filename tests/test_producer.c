@@ -832,6 +832,46 @@ static void test_error_options(void **state)
     (void)state;
 }
 
+/*
+ * A stream with a display rotation is published upright, as ffmpeg decodes
+ * it (frame for frame the same: framemd5), for each quarter turn; with
+ * --no-autorotate as stored. Through the real programs and ffmpeg.
+ */
+static void test_autorotate(void **state)
+{
+    static const int turns[] = {90, 180, 270};
+    char cmd[4 * PATH_MAX + 1024];
+
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -v error -y -f lavfi -i testsrc2=size=96x64:rate=25 -frames:v 4 "
+             "-c:v mpeg4 '%s'",
+             clip("upright.mkv"));
+    assert_int_equal(system(cmd), 0);
+    for (size_t i = 0; i < sizeof(turns) / sizeof(turns[0]); i++) {
+        for (int keep = 0; keep < 2; keep++) {
+            /* Stream copy into mp4 with the rotation in its display matrix;
+             * cat started first, then the producer; compare framemd5s of
+             * ffmpeg's own decode (autorotated unless -noautorotate). */
+            snprintf(cmd, sizeof(cmd),
+                     "set -e; d='%s'; ffmpeg -v error -y -i \"$d/upright.mkv\" -c copy "
+                     "-metadata:s:v:0 rotate=%d \"$d/turned.mp4\"; "
+                     "'%s/tools/framebus' cat %s --y4m > \"$d/turned.y4m\" 2>/dev/null & "
+                     "sleep 0.3; '%s' \"$d/turned.mp4\" --bus %s --fps max --quiet %s; wait; "
+                     "ffmpeg -v error %s -i \"$d/turned.mp4\" -f framemd5 - | grep -v '^#' | "
+                     "cut -d, -f6 > \"$d/a.md5\"; "
+                     "ffmpeg -v error -i \"$d/turned.y4m\" -f framemd5 - | grep -v '^#' | "
+                     "cut -d, -f6 > \"$d/b.md5\"; "
+                     "test -s \"$d/a.md5\"; cmp -s \"$d/a.md5\" \"$d/b.md5\"",
+                     tmpdir, turns[i], FBUS_TEST_BINDIR, bus, PRODUCER, bus,
+                     keep ? "--no-autorotate" : "", keep ? "-noautorotate" : "");
+            if (system(cmd) != 0)
+                fail_msg("rotate=%d%s: the bus's frames differ from ffmpeg's", turns[i],
+                         keep ? " with --no-autorotate" : "");
+        }
+    }
+    (void)state;
+}
+
 static void test_help(void **state)
 {
     char out[PATH_MAX];
@@ -864,6 +904,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resolution_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_mp4, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_autorotate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_packet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_frames, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frames_limit, setup, teardown),
