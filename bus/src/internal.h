@@ -72,6 +72,8 @@ int fbus__transport_link(const struct fbus__transport *tp, const char *name,
 /* The same, replacing whatever held the name, atomically. */
 int fbus__transport_rename(const struct fbus__transport *tp, const char *name,
                            struct fbus__mapping *m);
+/* Remove temporary regions left by producers that died while making them. */
+void fbus__sweep_temp(void);
 
 /* Region geometry and the per-frame view of it, kept privately after the
  * header was validated once: nothing below is re-read from shared memory. */
@@ -128,8 +130,6 @@ int fbus__region_create(const char *name, fbus_transport t, uint32_t slots, uint
 int fbus__region_attach(const char *name, fbus_transport t, int want_write,
                         struct fbus__region *rg);
 void fbus__region_detach(struct fbus__region *rg);
-/* Remove temporary regions left by producers that died while making them. */
-void fbus__sweep_temp(void);
 
 /* layout.c: check a private copy of a header against the mapping size. */
 int fbus__validate_header(const struct fbus__header *h, uint64_t map_size, const char *name);
