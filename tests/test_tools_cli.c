@@ -763,43 +763,21 @@ static void test_cat_follows_crash(void **state)
     free(out);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return tt_setup();
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tt_cleanup_buses();
-    tt_teardown();
-    return 0;
-}
-
-/* After each test, pass or fail: its buses go. */
-static int cleanup(void **state)
-{
-    (void)state;
-    tt_cleanup_buses();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_list_stat_live, cleanup),
-        cmocka_unit_test_teardown(test_stat_watch, cleanup),
-        cmocka_unit_test_teardown(test_stat_watch_pipe, cleanup),
-        cmocka_unit_test_teardown(test_fps_shown, cleanup),
-        cmocka_unit_test_teardown(test_rm_rules, cleanup),
-        cmocka_unit_test_teardown(test_broken_files, cleanup),
+        cmocka_unit_test_teardown(test_list_stat_live, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_stat_watch, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_stat_watch_pipe, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_fps_shown, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_rm_rules, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_broken_files, tt_test_cleanup),
 
-        cmocka_unit_test_teardown(test_cat_rate, cleanup),
-        cmocka_unit_test_teardown(test_cat_format_change, cleanup),
-        cmocka_unit_test_teardown(test_cat_not_y4m, cleanup),
-        cmocka_unit_test_teardown(test_cat_frames_latest, cleanup),
-        cmocka_unit_test_teardown(test_cat_follows_crash, cleanup),
+        cmocka_unit_test_teardown(test_cat_rate, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_cat_format_change, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_cat_not_y4m, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_cat_frames_latest, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_cat_follows_crash, tt_test_cleanup),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tt_group_setup, tt_group_teardown);
 }

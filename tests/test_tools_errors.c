@@ -267,38 +267,16 @@ static void test_help_version(void **state)
     }
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return tt_setup();
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tt_cleanup_buses();
-    tt_teardown();
-    return 0;
-}
-
-/* After each test, pass or fail: its buses go. */
-static int cleanup(void **state)
-{
-    (void)state;
-    tt_cleanup_buses();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_unknown_bus, cleanup),
-        cmocka_unit_test_teardown(test_other_users_bus, cleanup),
-        cmocka_unit_test_teardown(test_put_errors, cleanup),
-        cmocka_unit_test_teardown(test_usage_errors, cleanup),
-        cmocka_unit_test_teardown(test_help_version, cleanup),
-        cmocka_unit_test_teardown(test_write_errors, cleanup),
-        cmocka_unit_test_teardown(test_cat_says_waiting, cleanup),
+        cmocka_unit_test_teardown(test_unknown_bus, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_other_users_bus, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_put_errors, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_usage_errors, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_help_version, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_write_errors, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_cat_says_waiting, tt_test_cleanup),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tt_group_setup, tt_group_teardown);
 }

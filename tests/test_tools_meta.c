@@ -163,30 +163,15 @@ static int setup(void **state)
     return tt_setup();
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    tt_cleanup_buses();
-    tt_teardown();
-    return 0;
-}
-
-static int cleanup(void **state)
-{
-    (void)state;
-    tt_cleanup_buses();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_rate_ntsc_film, cleanup),
-        cmocka_unit_test_teardown(test_rate_30, cleanup),
-        cmocka_unit_test_teardown(test_rate_60, cleanup),
-        cmocka_unit_test_teardown(test_sar_from_producer, cleanup),
-        cmocka_unit_test_teardown(test_rate_and_sar_through_put, cleanup),
-        cmocka_unit_test_teardown(test_loop_on_pipe, cleanup),
+        cmocka_unit_test_teardown(test_rate_ntsc_film, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_rate_30, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_rate_60, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_sar_from_producer, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_rate_and_sar_through_put, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_loop_on_pipe, tt_test_cleanup),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tt_group_teardown);
 }

@@ -100,32 +100,10 @@ static void test_loopback(void **state)
     free(got);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return tt_setup();
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tt_cleanup_buses();
-    tt_teardown();
-    return 0;
-}
-
-/* After each test, pass or fail: its buses go. */
-static int cleanup(void **state)
-{
-    (void)state;
-    tt_cleanup_buses();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_loopback, cleanup),
+        cmocka_unit_test_teardown(test_loopback, tt_test_cleanup),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tt_group_setup, tt_group_teardown);
 }

@@ -310,39 +310,23 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    tt_cleanup_buses();
-    tt_teardown();
-    return 0;
-}
-
-/* After each test, pass or fail: its buses go. */
-static int cleanup(void **state)
-{
-    (void)state;
-    tt_cleanup_buses();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_y4m_yuv420p_odd, cleanup),
-        cmocka_unit_test_teardown(test_y4m_yuv422p, cleanup),
-        cmocka_unit_test_teardown(test_y4m_yuv444p, cleanup),
-        cmocka_unit_test_teardown(test_y4m_gray, cleanup),
-        cmocka_unit_test_teardown(test_y4m_yuv420p10, cleanup),
-        cmocka_unit_test_teardown(test_y4m_yuvj420p, cleanup),
-        cmocka_unit_test_teardown(test_y4m_sysv, cleanup),
-        cmocka_unit_test_teardown(test_raw_yuv420p_odd, cleanup),
-        cmocka_unit_test_teardown(test_raw_nv12, cleanup),
-        cmocka_unit_test_teardown(test_raw_yuv420p10_odd, cleanup),
-        cmocka_unit_test_teardown(test_raw_libav_format, cleanup),
-        cmocka_unit_test_teardown(test_raw_pal8, cleanup),
-        cmocka_unit_test_teardown(test_follow_restart, cleanup),
-        cmocka_unit_test_teardown(test_cat_epipe, cleanup),
+        cmocka_unit_test_teardown(test_y4m_yuv420p_odd, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_y4m_yuv422p, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_y4m_yuv444p, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_y4m_gray, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_y4m_yuv420p10, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_y4m_yuvj420p, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_y4m_sysv, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_raw_yuv420p_odd, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_raw_nv12, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_raw_yuv420p10_odd, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_raw_libav_format, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_raw_pal8, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_follow_restart, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_cat_epipe, tt_test_cleanup),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tt_group_teardown);
 }

@@ -329,3 +329,24 @@ int tt_bus_exists(const char *name, fbus_transport t)
     fbus_stats st;
     return fbus_stat(name, t, &st) == 0;
 }
+
+int tt_group_setup(void **state)
+{
+    (void)state;
+    return tt_setup();
+}
+
+int tt_group_teardown(void **state)
+{
+    (void)state;
+    tt_cleanup_buses();
+    tt_teardown();
+    return 0;
+}
+
+int tt_test_cleanup(void **state)
+{
+    (void)state;
+    tt_cleanup_buses();
+    return 0;
+}

@@ -50,6 +50,13 @@ char *tt_md5_column(const char *name, int *count);
 char *tt_bus_name(char *buf, size_t size, const char *prefix);
 void tt_cleanup_buses(void);
 
+/* cmocka fixtures every tools test program shares: the group's setup
+ * (tt_setup) and teardown (buses, then the directory), and the per-test
+ * teardown that removes the test's buses, pass or fail. */
+int tt_group_setup(void **state);
+int tt_group_teardown(void **state);
+int tt_test_cleanup(void **state);
+
 /* cmocka checks shared by the command tests. */
 
 /* Open a writer for a w x h pix_fmt bus with `slots` slots; fmt gets the
