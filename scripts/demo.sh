@@ -12,5 +12,6 @@ cmake --build build-demo -j "$(nproc)" >/dev/null
 bus=demo-$$
 build-demo/producer/framebus-producer --bus "$bus" --quiet &
 producer=$!
-trap 'kill $producer 2>/dev/null; wait $producer 2>/dev/null' EXIT
+# The demo's exit status is the viewer's (0 after q), not the stopped producer's.
+trap 'kill $producer 2>/dev/null || true; wait $producer 2>/dev/null || true' EXIT
 build-demo/viewer/framebus-viewer --bus "$bus" "$@"
