@@ -641,6 +641,43 @@ static void test_sweep_interrupted_json(void **state)
     unlink_dir(dir);
 }
 
+/* A whole sweep at its smallest (gray frames, one frame a point, one round):
+ * "--out DIR/" and "--out DIR" name the same files, and the closing line says
+ * where the CSV is without a doubled slash. */
+static void test_sweep_out_slash(void **state)
+{
+    char dir[] = "/tmp/test_bench_sweep.XXXXXX", out[128], csv[160], want[192];
+    struct run r;
+    struct stat st;
+    FILE *f;
+    int lines = 0, c;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(out, sizeof(out), "%s/results/", dir);
+    snprintf(csv, sizeof(csv), "%s/results/bench-sweep.csv", dir);
+    run_framebus(&r, NULL, "bench", "--sweep", "--pix-fmt", "gray", "--frames", "1", "--rounds",
+                 "1", "--out", out, NULL);
+    if (r.status != 0)
+        fail_msg("framebus bench --sweep exited %d: %s", r.status, r.err);
+    /* "wrote DIR/results/bench-sweep.csv and ..." (with gnuplot or not). */
+    snprintf(want, sizeof(want), " %s ", csv);
+    if (!strstr(r.err, want) || strstr(r.err, "//"))
+        fail_msg("the sweep does not name %s: %s", csv, r.err);
+    /* That file is the CSV: a header and one row per point. */
+    assert_int_equal(stat(csv, &st), 0);
+    f = fopen(csv, "r");
+    assert_non_null(f);
+    while ((c = fgetc(f)) != EOF)
+        lines += c == '\n';
+    fclose(f);
+    assert_int_equal(lines, 1 + 4 * 4 * 2 * 2);
+    run_free(&r);
+    snprintf(out, sizeof(out), "%s/results", dir);
+    unlink_dir(out);
+    unlink_dir(dir);
+}
+
 static void test_table(void **state)
 {
     struct run r;
@@ -747,15 +784,11 @@ static void test_bad_options(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_options),
-        cmocka_unit_test(test_help),
-        cmocka_unit_test(test_lossless_json),
-        cmocka_unit_test(test_latest_sysv_json),
-        cmocka_unit_test(test_paced_json),
-        cmocka_unit_test(test_writer_paced_json),
-        cmocka_unit_test(test_low_latency_json),
-        cmocka_unit_test(test_sweep_interrupted_json),
-        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_bad_options),      cmocka_unit_test(test_help),
+        cmocka_unit_test(test_lossless_json),    cmocka_unit_test(test_latest_sysv_json),
+        cmocka_unit_test(test_paced_json),       cmocka_unit_test(test_writer_paced_json),
+        cmocka_unit_test(test_low_latency_json), cmocka_unit_test(test_sweep_interrupted_json),
+        cmocka_unit_test(test_sweep_out_slash),  cmocka_unit_test(test_table),
     };
 
     signal(SIGPIPE, SIG_IGN);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -71,6 +72,83 @@ static void test_other_users_bus(void **state)
     assert_int_equal(tt_run(&r, RUN_MS, "\"$FB\" cat %s --latest --frames 1 | wc -c", name), 0);
     assert_int_equal(atoi(r.out), 64 * 48);
     tt_free(&r);
+    fbus_writer_close(w);
+}
+
+/* Run `framebus cat NAME ARGS...` as uid (-1: as this process), stdout into
+ * file out and stderr into err (both in tt_dir()): the exit status. */
+static int cat_as(long uid, const char *name, const char *args, const char *out, const char *err)
+{
+    char cmd[512], o[512], e[512];
+    pid_t pid;
+
+    snprintf(cmd, sizeof(cmd), "exec \"%s\" cat %s %s", tt_framebus(), name, args);
+    snprintf(o, sizeof(o), "%s/%s", tt_dir(), out);
+    snprintf(e, sizeof(e), "%s/%s", tt_dir(), err);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* The files are opened before the uid changes: tt_dir() is root's. */
+        if (!freopen(o, "w", stdout) || !freopen(e, "w", stderr))
+            _exit(125);
+        if (uid >= 0 && tu_become((uid_t)uid, (gid_t)uid, NULL, 0) != 0)
+            _exit(126);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return tu_wait(pid, RUN_MS);
+}
+
+/* A bus this user may only read (0644, another user's): a lossless cat,
+ * the default, cannot take part in the writer's backpressure, and says to
+ * use --latest, which works. As root the bus is root's and cat runs as
+ * nobody; otherwise the object is made read-only (0444) for its owner. */
+static void test_lossless_read_only(void **state)
+{
+    char name[FBUS_NAME_MAX + 1], want[320], path[128];
+    fbus_writer_opts o = {0};
+    fbus_writer *w = NULL;
+    fbus_format fmt;
+    long reader = 65534; /* nobody */
+    size_t len;
+    char *text;
+
+    (void)state;
+    tt_bus_name(name, sizeof(name), "ttro");
+    assert_int_equal(fbus_format_init(&fmt, "gray", 64, 48, 0), 0);
+    o.transport = FBUS_TRANSPORT_POSIX;
+    o.format = &fmt;
+    o.mode = 0644;
+    assert_int_equal(fbus_writer_open(name, &o, &w), 0);
+    assert_int_equal(tu_publish(w, &fmt, TU_SEC, NULL), 0);
+    if (geteuid() != 0) {
+        print_message("test_lossless_read_only: NOT ROOT: the cross-user case (a root bus read "
+                      "by nobody) is NOT checked; checking a bus made read-only (0444) for its "
+                      "owner instead\n");
+        snprintf(path, sizeof(path), "/dev/shm/framebus.%s", name);
+        assert_int_equal(chmod(path, 0444), 0);
+        reader = -1;
+    }
+    snprintf(want, sizeof(want),
+             "framebus: cat: bus \"%s\": read-only access to this bus: cannot read every frame "
+             "(--latest watches the newest ones)\n",
+             name);
+    assert_int_equal(cat_as(reader, name, "--timeout 10", "ro.out", "ro.err"), 1);
+    text = tt_read("ro.err", &len);
+    assert_non_null(text);
+    assert_string_equal(text, want);
+    free(text);
+    text = tt_read("ro.out", &len);
+    assert_non_null(text);
+    assert_int_equal(len, 0);
+    free(text);
+    /* The hint holds: --latest reads the newest frame. */
+    assert_int_equal(cat_as(reader, name, "--latest --frames 1 --timeout 10", "ro.out", "ro.err"),
+                     0);
+    text = tt_read("ro.out", &len);
+    assert_non_null(text);
+    assert_int_equal(len, 64 * 48);
+    free(text);
     fbus_writer_close(w);
 }
 
@@ -272,6 +350,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_unknown_bus, tt_test_cleanup),
         cmocka_unit_test_teardown(test_other_users_bus, tt_test_cleanup),
+        cmocka_unit_test_teardown(test_lossless_read_only, tt_test_cleanup),
         cmocka_unit_test_teardown(test_put_errors, tt_test_cleanup),
         cmocka_unit_test_teardown(test_usage_errors, tt_test_cleanup),
         cmocka_unit_test_teardown(test_help_version, tt_test_cleanup),
