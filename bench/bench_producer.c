@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench_producer: what publishing on the bus costs a decoder. Runs, in turn,
- * decode-only passes over a clip and decode + publish passes with one
- * lossless reader process attached, and prints the frame rates.
- *   bench_producer CLIP [RUNS]
+ * bench_producer: what publishing on the bus costs a decoder. One decoder
+ * loops over a clip; whole passes over it alternate between decode-only and
+ * decode + publish (one reader process attached), and each pair's ratio of
+ * frame rates is printed (their median is the figure).
+ *   bench_producer [--reader lossless|latest|none] [--only decode|publish] CLIP [PAIRS]
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,79 +20,85 @@
 
 #include <framebus/framebus.h>
 
-#include "decode.h"
 #include "avplanes.h"
+#include "decode.h"
 
-#define PROG "bench_producer"
-#define NS   1000000000LL
+#define PROG      "bench_producer"
+#define NS        1000000000LL
+#define MAX_PAIRS 64
 
-struct result {
-    uint64_t frames;
-    double seconds;
-    double cpu_seconds; /* this process, all threads, over the timed part */
-    double copy_seconds;
-    uint64_t read; /* frames the reader received */
+enum reader_kind { READER_LOSSLESS, READER_LATEST, READER_NONE };
+static const char *const reader_names[] = {"lossless", "latest", "none"};
+
+/* One run: the decoder, the bus and the reader live for all its passes, as
+ * they do in a producer, so that no pass pays for opening them. */
+struct run {
+    const char *clip;
+    char bus[64];
+    enum reader_kind rk;
+    prod_decoder *dec;
+    AVFrame *frame;
+    fbus_writer *w;
+    fbus_format fmt;
+    pid_t reader;
+    uint64_t pass_frames; /* frames in one pass over the clip */
+    uint64_t published;
+    char err[512];
 };
 
-static double cpu_now(void)
+/* What one timed pass measured. */
+struct pass {
+    double seconds;
+    double cpu_seconds; /* this process, all threads */
+    double copy_seconds;
+    long faults; /* page faults in this process */
+};
+
+static void usage_times(double *cpu, long *faults)
 {
     struct rusage ru;
 
     getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+    *cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    *faults = ru.ru_minflt + ru.ru_majflt;
 }
 
-static int decode_only(const char *clip, struct result *res)
+/* The frames in one pass over the clip, by decoding it once (which also
+ * brings it into the page cache). */
+static int count_frames(struct run *r)
 {
     prod_decoder *d = NULL;
-    AVFrame *f = av_frame_alloc();
-    char err[512];
-    int64_t t0;
-    double c0;
     int ret;
 
-    memset(res, 0, sizeof(*res));
-    if (!f)
-        return -ENOMEM;
-    ret = prod_decoder_open(clip, 0, NULL, &d, err, sizeof(err));
-    if (ret < 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        goto out;
-    }
-    /* As in decode_publish(), the clock starts after the first frame. */
-    ret = prod_decoder_next(d, f, err, sizeof(err));
-    t0 = fbus_now_ns();
-    c0 = cpu_now();
+    ret = prod_decoder_open(r->clip, 0, NULL, &d, r->err, sizeof(r->err));
     while (ret == 0) {
-        res->frames++;
-        av_frame_unref(f);
-        ret = prod_decoder_next(d, f, err, sizeof(err));
+        ret = prod_decoder_next(d, r->frame, r->err, sizeof(r->err));
+        av_frame_unref(r->frame);
+        if (ret == 0)
+            r->pass_frames++;
     }
-    res->seconds = (double)(fbus_now_ns() - t0) / NS;
-    res->cpu_seconds = cpu_now() - c0;
-    if (ret == AVERROR_EOF)
-        ret = 0;
-    else
-        fprintf(stderr, PROG ": %s\n", err);
-out:
     prod_decoder_close(d);
-    av_frame_free(&f);
-    return ret;
+    if (ret == AVERROR_EOF && r->pass_frames >= 2)
+        return 0;
+    if (ret == AVERROR_EOF)
+        snprintf(r->err, sizeof(r->err), "%s: fewer than 2 frames", r->clip);
+    return ret < 0 && ret != AVERROR_EOF ? ret : AVERROR_INVALIDDATA;
 }
 
-/* The reader process: take every frame, lossless, until the stream ends. */
-static int reader_main(const char *bus)
+/* The reader process: take frames until the stream ends, looking at one
+ * byte of each (reading the pixels is the reader's cost, not the
+ * producer's). Exits with the count's low byte. */
+static int reader_main(const char *bus, fbus_policy policy)
 {
-    fbus_reader_opts ro = {.policy = FBUS_POLICY_LOSSLESS, .flags = FBUS_READER_WAIT};
+    fbus_reader_opts ro = {.policy = policy, .flags = FBUS_READER_WAIT};
     fbus_reader *r = NULL;
     fbus_frame fr;
     uint64_t n = 0;
-    int ret;
 
     if (fbus_reader_open(bus, &ro, &r) < 0)
         return 255;
-    while ((ret = fbus_reader_acquire(r, 5 * NS, &fr)) == 0) {
+    while (fbus_reader_acquire(r, 5 * NS, &fr) == 0) {
         volatile uint8_t sink = fr.data[0][0];
         (void)sink;
         fbus_reader_release(r, &fr);
@@ -101,76 +108,121 @@ static int reader_main(const char *bus)
     return (int)(n & 0xff);
 }
 
-static int decode_publish(const char *clip, const char *bus, struct result *res)
+static int run_open(struct run *r)
 {
-    prod_decoder *d = NULL;
-    fbus_writer *w = NULL;
-    AVFrame *f = av_frame_alloc();
     fbus_writer_opts wo;
-    fbus_format fmt;
-    char err[512];
-    pid_t child = -1;
-    int64_t t0;
-    double c0;
-    int ret, status;
+    int ret;
 
-    memset(res, 0, sizeof(*res));
-    if (!f)
-        return -ENOMEM;
-    child = fork();
-    if (child == 0)
-        _exit(reader_main(bus));
-    ret = prod_decoder_open(clip, 0, NULL, &d, err, sizeof(err));
+    r->frame = av_frame_alloc();
+    if (!r->frame)
+        return AVERROR(ENOMEM);
+    ret = count_frames(r);
+    if (ret < 0)
+        return ret;
+    ret = prod_decoder_open(r->clip, 1, NULL, &r->dec, r->err, sizeof(r->err));
+    if (ret == 0)
+        ret = prod_decoder_next(r->dec, r->frame, r->err, sizeof(r->err));
+    if (ret < 0)
+        return ret;
+    ret = fbav_format(&r->fmt, r->frame->format, r->frame->width, r->frame->height);
+    av_frame_unref(r->frame);
     if (ret < 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        goto out;
+        snprintf(r->err, sizeof(r->err), "%s: no bus format for its frames", r->clip);
+        return ret;
     }
-    ret = prod_decoder_next(d, f, err, sizeof(err));
-    if (ret < 0)
-        goto out;
-    ret = fbav_format(&fmt, f->format, f->width, f->height);
-    if (ret < 0)
-        goto out;
     memset(&wo, 0, sizeof(wo));
-    wo.format = &fmt;
-    ret = fbus_writer_open(bus, &wo, &w);
-    if (ret < 0) {
-        fprintf(stderr, PROG ": bus \"%s\": %s\n", bus, fbus_strerror(ret));
-        goto out;
+    wo.format = &r->fmt;
+    ret = fbus_writer_open(r->bus, &wo, &r->w);
+    if (ret == 0 && r->rk != READER_NONE) {
+        fflush(stdout);
+        r->reader = fork();
+        if (r->reader == 0)
+            _exit(reader_main(r->bus, r->rk == READER_LOSSLESS ? FBUS_POLICY_LOSSLESS
+                                                               : FBUS_POLICY_LATEST));
+        ret = r->reader < 0 ? -errno : fbus_writer_wait_readers(r->w, 1, 5 * NS);
     }
-    ret = fbus_writer_wait_readers(w, 1, 5 * NS);
     if (ret < 0)
-        goto out;
-    t0 = fbus_now_ns();
-    c0 = cpu_now();
-    do {
-        fbus_slot slot;
-        fbus_meta meta = {.pts = f->pts, .tb_num = 1, .tb_den = 1};
-        int64_t copy_t0;
+        snprintf(r->err, sizeof(r->err), "bus \"%s\": %s", r->bus, fbus_strerror(ret));
+    return ret;
+}
 
-        ret = fbav_format(&fmt, f->format, f->width, f->height);
-        if (ret < 0)
-            break;
-        ret = fbus_writer_acquire(w, &fmt, -1, &slot);
-        if (ret < 0)
-            break;
-        copy_t0 = fbus_now_ns();
-        fbav_copy_frame(&slot, f);
-        res->copy_seconds += (double)(fbus_now_ns() - copy_t0) / NS;
-        fbus_writer_publish(w, &slot, &meta);
-        res->frames++;
-        av_frame_unref(f);
-    } while ((ret = prod_decoder_next(d, f, err, sizeof(err))) == 0);
-    res->seconds = (double)(fbus_now_ns() - t0) / NS;
-    res->cpu_seconds = cpu_now() - c0;
-    if (ret == AVERROR_EOF)
-        ret = 0;
-out:
-    fbus_writer_close(w);
-    if (child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status))
-        res->read = (uint64_t)WEXITSTATUS(status);
-    prod_decoder_close(d);
-    av_frame_free(&f);
+static int publish(struct run *r, struct pass *p)
+{
+    const AVFrame *f = r->frame;
+    fbus_meta meta = {.pts = f->pts, .tb_num = 1, .tb_den = 1};
+    fbus_slot slot;
+    int64_t t0;
+    int ret;
+
+    /* The clip has one format: fmt, made for its first frame, fits all. */
+    ret = fbus_writer_acquire(r->w, &r->fmt, -1, &slot);
+    if (ret < 0)
+        return ret;
+    t0 = fbus_now_ns();
+    fbav_copy_frame(&slot, f);
+    p->copy_seconds += (double)(fbus_now_ns() - t0) / NS;
+    ret = fbus_writer_publish(r->w, &slot, &meta);
+    if (ret == 0)
+        r->published++;
+    return ret;
+}
+
+/*
+ * One whole pass over the clip (the looping decoder's restart included),
+ * publishing each frame or not. Every pass decodes the same frames and
+ * restarts once, wherever in the clip it begins.
+ */
+static int run_pass(struct run *r, int publishing, struct pass *p)
+{
+    double c0, c1;
+    long f0, f1;
+    int64_t t0;
+    int ret = 0;
+
+    memset(p, 0, sizeof(*p));
+    usage_times(&c0, &f0);
+    t0 = fbus_now_ns();
+    for (uint64_t i = 0; i < r->pass_frames && ret == 0; i++) {
+        ret = prod_decoder_next(r->dec, r->frame, r->err, sizeof(r->err));
+        if (ret == 0 && publishing) {
+            ret = publish(r, p);
+            if (ret < 0)
+                snprintf(r->err, sizeof(r->err), "bus \"%s\": %s", r->bus, fbus_strerror(ret));
+        }
+        av_frame_unref(r->frame);
+    }
+    p->seconds = (double)(fbus_now_ns() - t0) / NS;
+    usage_times(&c1, &f1);
+    p->cpu_seconds = c1 - c0;
+    p->faults = f1 - f0;
+    return ret;
+}
+
+/* Close the bus (which ends the reader's stream) and collect the reader:
+ * 0, or -1 if it did not see every frame a lossless reader must. */
+static int run_close(struct run *r, double *reader_cpu)
+{
+    int ret = 0;
+
+    fbus_writer_close(r->w);
+    r->w = NULL;
+    *reader_cpu = 0;
+    if (r->reader > 0) {
+        struct rusage ru;
+        int status;
+
+        if (wait4(r->reader, &status, 0, &ru) != r->reader || !WIFEXITED(status) ||
+            (r->rk == READER_LOSSLESS && (uint64_t)WEXITSTATUS(status) != (r->published & 0xff))) {
+            snprintf(r->err, sizeof(r->err), "the lossless reader missed frames");
+            ret = -1;
+        }
+        *reader_cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                      (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        r->reader = -1;
+    }
+    prod_decoder_close(r->dec);
+    r->dec = NULL;
+    av_frame_free(&r->frame);
     return ret;
 }
 
@@ -180,53 +232,133 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: " PROG
+                    " [--reader lossless|latest|none] [--only decode|publish] CLIP [PAIRS]\n");
+    return 2;
+}
+
+static int parse_args(int argc, char **argv, struct run *r, const char **only, int *pairs)
+{
+    int nargs = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--reader") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+
+            if (strcmp(v, "lossless") == 0)
+                r->rk = READER_LOSSLESS;
+            else if (strcmp(v, "latest") == 0)
+                r->rk = READER_LATEST;
+            else if (strcmp(v, "none") == 0)
+                r->rk = READER_NONE;
+            else
+                return -1;
+        } else if (strcmp(a, "--only") == 0 && i + 1 < argc) {
+            *only = argv[++i];
+            if (strcmp(*only, "decode") != 0 && strcmp(*only, "publish") != 0)
+                return -1;
+        } else if (a[0] == '-' && a[1]) {
+            return -1;
+        } else if (nargs == 0) {
+            r->clip = a;
+            nargs++;
+        } else if (nargs == 1) {
+            *pairs = atoi(a);
+            nargs++;
+        } else {
+            return -1;
+        }
+    }
+    return r->clip ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
-    struct result a, b;
-    double fa[32], fb[32], ca[32], cb[32], copy_ms = 0;
-    char bus[64];
-    int runs = 3;
+    struct run r = {.rk = READER_LOSSLESS, .reader = -1};
+    const char *only = NULL;
+    double fa[MAX_PAIRS], fb[MAX_PAIRS], ca[MAX_PAIRS], cb[MAX_PAIRS], ratio[MAX_PAIRS];
+    double copy_ms = 0, reader_cpu;
+    long faults_a = 0, faults_b = 0;
+    struct pass a, b;
+    int pairs = 7, ret;
 
-    if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: " PROG " CLIP [RUNS]\n");
-        return 2;
-    }
-    if (argc == 3)
-        runs = atoi(argv[2]);
-    if (runs < 1 || runs > 32) {
-        fprintf(stderr, PROG ": RUNS must be 1..32\n");
+    if (parse_args(argc, argv, &r, &only, &pairs) < 0)
+        return usage();
+    if (pairs < 1 || pairs > MAX_PAIRS) {
+        fprintf(stderr, PROG ": PAIRS must be 1..%d\n", MAX_PAIRS);
         return 2;
     }
     av_log_set_level(AV_LOG_QUIET);
-    snprintf(bus, sizeof(bus), "bench-producer-%d", (int)getpid());
-    printf("%-4s %16s %18s %20s %22s\n", "run", "decode-only fps", "(cpu ms/frame)",
-           "decode+publish fps", "(cpu ms/frame)");
-    for (int i = 0; i < runs; i++) {
-        if (decode_only(argv[1], &a) < 0 || decode_publish(argv[1], bus, &b) < 0)
-            return 1;
-        if (a.frames != b.frames || (b.read & 0xff) != (b.frames & 0xff)) {
-            fprintf(stderr, PROG ": frame counts differ (%llu decoded, %llu published)\n",
-                    (unsigned long long)a.frames, (unsigned long long)b.frames);
-            return 1;
+    snprintf(r.bus, sizeof(r.bus), "bench-producer-%d", (int)getpid());
+    ret = run_open(&r);
+    /* One untimed pass, publishing: the decoder's frame pools and the bus's
+     * slots reach the size they keep, as in a producer that has run a while. */
+    if (ret == 0)
+        ret = run_pass(&r, 1, &a);
+    if (ret < 0)
+        goto fail;
+    printf("%s: %llu frames a pass, reader %s, %d pairs of passes (alternating order)\n", r.clip,
+           (unsigned long long)r.pass_frames, reader_names[r.rk], pairs);
+    if (only) {
+        /* One kind of pass only, for a profiler. */
+        for (int i = 0; i < pairs; i++) {
+            ret = run_pass(&r, strcmp(only, "publish") == 0, &a);
+            if (ret < 0)
+                goto fail;
+            printf("%-4d %s %.1f fps, cpu %.3f ms/frame, %.2f page faults/frame\n", i + 1, only,
+                   (double)r.pass_frames / a.seconds, a.cpu_seconds * 1e3 / (double)r.pass_frames,
+                   (double)a.faults / (double)r.pass_frames);
         }
-        fa[i] = (double)a.frames / a.seconds;
-        fb[i] = (double)b.frames / b.seconds;
-        ca[i] = a.cpu_seconds * 1000.0 / (double)a.frames;
-        cb[i] = b.cpu_seconds * 1000.0 / (double)b.frames;
-        copy_ms += b.copy_seconds * 1000.0 / (double)b.frames;
-        printf("%-4d %16.1f %18.3f %20.1f %22.3f\n", i + 1, fa[i], ca[i], fb[i], cb[i]);
+        if (run_close(&r, &reader_cpu) < 0)
+            goto fail;
+        return 0;
     }
-    qsort(fa, (size_t)runs, sizeof(double), cmp_double);
-    qsort(fb, (size_t)runs, sizeof(double), cmp_double);
-    qsort(ca, (size_t)runs, sizeof(double), cmp_double);
-    qsort(cb, (size_t)runs, sizeof(double), cmp_double);
-    printf("frames per run: %llu\n", (unsigned long long)a.frames);
-    printf("median: decode-only %.1f fps, decode+publish %.1f fps, bus cost %.1f%%\n", fa[runs / 2],
-           fb[runs / 2], 100.0 * (1.0 - fb[runs / 2] / fa[runs / 2]));
-    printf("best:   decode-only %.1f fps, decode+publish %.1f fps, bus cost %.1f%%\n", fa[runs - 1],
-           fb[runs - 1], 100.0 * (1.0 - fb[runs - 1] / fa[runs - 1]));
-    printf("median cpu: decode-only %.3f ms/frame, decode+publish %.3f ms/frame (+%.1f%%)\n",
-           ca[runs / 2], cb[runs / 2], 100.0 * (cb[runs / 2] / ca[runs / 2] - 1.0));
-    printf("copy into the slot: %.3f ms per frame\n", copy_ms / runs);
+    printf("%-4s %16s %13s %19s %13s %8s\n", "pair", "decode-only fps", "cpu ms/f",
+           "decode+publish fps", "cpu ms/f", "ratio");
+    for (int i = 0; i < pairs; i++) {
+        /* Alternate which pass goes first, so that a drift in the machine's
+         * speed does not favour one of them. */
+        ret = run_pass(&r, i % 2, i % 2 ? &b : &a);
+        if (ret == 0)
+            ret = run_pass(&r, !(i % 2), i % 2 ? &a : &b);
+        if (ret < 0)
+            goto fail;
+        fa[i] = (double)r.pass_frames / a.seconds;
+        fb[i] = (double)r.pass_frames / b.seconds;
+        ratio[i] = fb[i] / fa[i];
+        ca[i] = a.cpu_seconds * 1e3 / (double)r.pass_frames;
+        cb[i] = b.cpu_seconds * 1e3 / (double)r.pass_frames;
+        copy_ms += b.copy_seconds * 1e3 / (double)r.pass_frames;
+        faults_a += a.faults;
+        faults_b += b.faults;
+        printf("%-4d %16.1f %13.3f %19.1f %13.3f %7.3fx\n", i + 1, fa[i], ca[i], fb[i], cb[i],
+               ratio[i]);
+    }
+    if (run_close(&r, &reader_cpu) < 0)
+        goto fail;
+    printf("median: decode-only %.1f fps %.3f ms cpu/frame, decode+publish %.1f fps %.3f ms "
+           "cpu/frame\n",
+           median(fa, pairs), median(ca, pairs), median(fb, pairs), median(cb, pairs));
+    printf("copy into the slot %.3f ms/frame; page faults/frame %.2f vs %.2f; reader cpu %.3f "
+           "ms/frame\n",
+           copy_ms / pairs, (double)faults_a / (double)(pairs * r.pass_frames),
+           (double)faults_b / (double)(pairs * r.pass_frames),
+           reader_cpu * 1e3 / (double)(r.published ? r.published : 1));
+    printf("decode+publish / decode-only: median of the pairs %.3fx\n", median(ratio, pairs));
     return 0;
+
+fail:
+    fprintf(stderr, PROG ": %s\n", r.err[0] ? r.err : av_err2str(ret));
+    run_close(&r, &reader_cpu);
+    return 1;
 }
