@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "bench.h"
 
@@ -99,6 +100,20 @@ void bench_latency_of(const uint64_t *hist, int64_t max_ns, bench_latency *lat);
 
 /* ------------------------------------------------------------ loops.c */
 
+/* Note (start) or turn into deltas (!start) the CPU time and context
+ * switches of this process's frame loop, in o. */
+void bench_loop_usage(struct bench_child_out *o, int start);
+/* Put the reason a child fails into o->msg; returns 1 (its exit code). */
+int bench_child_fail(struct bench_child_out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* With fps > 0, sleep until frame number `frames` is due, frame 0 having
+ * been at `first` (fbus_now_ns). */
+void bench_pace(const bench_config *cfg, double fps, int64_t first, uint64_t frames);
+/* Whether a writer is done after `sent` frames (cfg->frames, the deadline,
+ * or the stop flag). */
+int bench_writer_done(const bench_config *cfg, const fbus_format *fmt, uint64_t sent,
+                      int64_t deadline);
+
 /* The child processes' loops: 0, or 1 with the reason in their child_out. */
 int bench_bus_writer(struct bench_job *j);
 int bench_bus_reader(struct bench_job *j);
@@ -110,5 +125,30 @@ int bench_pipe_reader(struct bench_job *j, int fd);
  * with one sentence in err. */
 int bench_measure_memcpy(const bench_config *cfg, const fbus_format *fmt,
                          const struct bench_pool *pl, bench_result *res, char *err, size_t errsz);
+
+/* ------------------------------------------------------------ measure.c */
+
+/* A results area shared with the children of a run (cfg->readers reader
+ * entries), zeroed; NULL if it cannot be mapped. munmap(sh, *size). */
+struct bench_shared *bench_shared_new(const bench_config *cfg, size_t *size);
+/* Reap the n children in pids (pids[0] the writer), showing progress on a
+ * terminal and killing them all if the writer makes no progress for 20 s:
+ * 0 if all exited 0, else 1 (2: stalled), with a reason in why if known. */
+int bench_reap(const bench_config *cfg, pid_t *pids, int n, const char *what,
+               const struct bench_shared *sh, char *why, size_t whysz);
+/* What the children of a run reported, summed up into side. */
+void bench_side_of(const bench_config *cfg, const struct bench_shared *sh, bench_side *side);
+/* The one sentence that says why a run failed, into err. */
+void bench_child_error(const bench_config *cfg, const struct bench_shared *sh, const char *what,
+                       const char *why, char *err, size_t errsz);
+/* The index of the largest of v[0..n). */
+int bench_best_index(const double *v, int n);
+
+/* ------------------------------------------------------------ report.c */
+
+/* The column heads of the table, then one side's rows ("bus writer",
+ * "bus reader 1"...) as bench_print_table prints them. */
+void bench_table_head(FILE *f);
+void bench_table_side(FILE *f, const char *what, const bench_side *s);
 
 #endif /* FBUS_BENCH_INTERNAL_H */

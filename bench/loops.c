@@ -46,7 +46,7 @@ static int64_t cpu_now(void)
 
 /* Note (start) or turn into deltas (!start) the CPU time and context
  * switches of this process's frame loop. */
-static void loop_usage(struct bench_child_out *o, int start)
+void bench_loop_usage(struct bench_child_out *o, int start)
 {
     struct rusage ru;
     int64_t cpu = 0, v = 0, iv = 0;
@@ -67,10 +67,7 @@ static void loop_usage(struct bench_child_out *o, int start)
     }
 }
 
-static int child_fail(struct bench_child_out *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int child_fail(struct bench_child_out *o, const char *fmt, ...)
+int bench_child_fail(struct bench_child_out *o, const char *fmt, ...)
 {
     va_list ap;
 
@@ -82,7 +79,7 @@ static int child_fail(struct bench_child_out *o, const char *fmt, ...)
 
 /* With a rate (--reader-fps for readers, --fps for writers), sleep until
  * frame number `frames` is due; `first` is when frame 0 was. */
-static void pace(const bench_config *cfg, double fps, int64_t first, uint64_t frames)
+void bench_pace(const bench_config *cfg, double fps, int64_t first, uint64_t frames)
 {
     struct timespec ts;
     int64_t due;
@@ -98,8 +95,8 @@ static void pace(const bench_config *cfg, double fps, int64_t first, uint64_t fr
 }
 
 /* Whether the writer is done after `sent` frames. */
-static int writer_done(const bench_config *cfg, const fbus_format *fmt, uint64_t sent,
-                       int64_t deadline)
+int bench_writer_done(const bench_config *cfg, const fbus_format *fmt, uint64_t sent,
+                      int64_t deadline)
 {
     if (bench_stopped(cfg))
         return 1;
@@ -121,9 +118,9 @@ static int send_frame(struct bench_job *j, fbus_writer *w, struct bench_child_ou
 
     if (err < 0) {
         if (err == -ETIMEDOUT)
-            child_fail(o, "writer waited 5 s for a lossless reader");
+            bench_child_fail(o, "writer waited 5 s for a lossless reader");
         else
-            child_fail(o, "writer: %s", fbus_strerror(err));
+            bench_child_fail(o, "writer: %s", fbus_strerror(err));
         return -1;
     }
     bench_copy_frame(j->fmt, j->pool, slot.seq, slot.data, 0);
@@ -145,7 +142,7 @@ int bench_bus_writer(struct bench_job *j)
 
     err = fbus_writer_open(j->name, &wo, &w);
     if (err < 0)
-        return child_fail(o, "cannot create bus \"%s\": %s", j->name, fbus_strerror(err));
+        return bench_child_fail(o, "cannot create bus \"%s\": %s", j->name, fbus_strerror(err));
     /* Warm-up, before any reader is there: one frame into every slot, so
      * that the first use of each slot (the library maps its pages in, a
      * page fault each in a VM before it did so) is not timed, as the
@@ -157,23 +154,23 @@ int bench_bus_writer(struct bench_job *j)
     atomic_store(&j->sh->ready, 1);
     err = fbus_writer_wait_readers(w, cfg->readers, BENCH_ATTACH_WAIT_NS);
     if (err < 0) {
-        child_fail(o, "only %d of %d readers attached within 10 s", fbus_writer_readers(w),
-                   cfg->readers);
+        bench_child_fail(o, "only %d of %d readers attached within 10 s", fbus_writer_readers(w),
+                         cfg->readers);
         goto out;
     }
-    loop_usage(o, 1);
+    bench_loop_usage(o, 1);
     t0 = fbus_now_ns();
     deadline = t0 + (int64_t)(cfg->seconds * 1e9);
     atomic_store(&j->sh->t_start, t0);
-    while (!writer_done(cfg, j->fmt, seq, deadline)) {
-        pace(cfg, cfg->fps, t0, seq);
+    while (!bench_writer_done(cfg, j->fmt, seq, deadline)) {
+        bench_pace(cfg, cfg->fps, t0, seq);
         if (send_frame(j, w, o, &sent) < 0)
             goto out;
         seq = sent - warm;
         atomic_store_explicit(&j->sh->progress, seq, memory_order_relaxed);
     }
     o->t_last = fbus_now_ns();
-    loop_usage(o, 0);
+    bench_loop_usage(o, 0);
     o->frames = seq;
     rc = 0;
 out:
@@ -199,9 +196,9 @@ int bench_bus_reader(struct bench_job *j)
 
     err = fbus_reader_open(j->name, &ro, &r);
     if (err < 0)
-        return child_fail(o, "reader %d: cannot attach to bus \"%s\": %s", j->index + 1, j->name,
-                          fbus_strerror(err));
-    loop_usage(o, 1);
+        return bench_child_fail(o, "reader %d: cannot attach to bus \"%s\": %s", j->index + 1,
+                                j->name, fbus_strerror(err));
+    bench_loop_usage(o, 1);
     for (;;) {
         fbus_frame f;
         struct bench_frame_hdr hdr;
@@ -213,7 +210,7 @@ int bench_bus_reader(struct bench_job *j)
         if (err == FBUS_EENDED)
             break;
         if (err < 0) {
-            child_fail(o, "reader %d: %s", j->index + 1, fbus_strerror(err));
+            bench_child_fail(o, "reader %d: %s", j->index + 1, fbus_strerror(err));
             goto out;
         }
         if (f.seq <= cfg->slots) {
@@ -239,9 +236,9 @@ int bench_bus_reader(struct bench_job *j)
             o->bad++;
         if (o->frames == 1)
             first = now;
-        pace(cfg, cfg->reader_fps, first, o->frames);
+        bench_pace(cfg, cfg->reader_fps, first, o->frames);
     }
-    loop_usage(o, 0);
+    bench_loop_usage(o, 0);
     rc = 0;
 out:
     fbus_reader_close(r);
@@ -284,12 +281,12 @@ int bench_pipe_writer(struct bench_job *j, const int *fds)
     int64_t t0 = fbus_now_ns(), deadline = t0 + (int64_t)(cfg->seconds * 1e9);
 
     memset(hdr, 0, sizeof(hdr));
-    loop_usage(o, 1);
+    bench_loop_usage(o, 1);
     atomic_store(&j->sh->t_start, t0);
-    while (!writer_done(cfg, j->fmt, seq, deadline)) {
+    while (!bench_writer_done(cfg, j->fmt, seq, deadline)) {
         const uint8_t *src = j->pool->buf[(seq + 1) % BENCH_POOL];
 
-        pace(cfg, cfg->fps, t0, seq);
+        bench_pace(cfg, cfg->fps, t0, seq);
         seq++;
         bench_stamp(hdr, seq, fbus_now_ns());
         for (int i = 0; i < cfg->readers; i++) {
@@ -300,12 +297,12 @@ int bench_pipe_writer(struct bench_job *j, const int *fds)
             };
             int err = writev_all(cfg, fds[i], iov, 3);
             if (err < 0)
-                return child_fail(o, "pipe writer: %s", strerror(-err));
+                return bench_child_fail(o, "pipe writer: %s", strerror(-err));
         }
         atomic_store_explicit(&j->sh->progress, seq, memory_order_relaxed);
     }
     o->t_last = fbus_now_ns();
-    loop_usage(o, 0);
+    bench_loop_usage(o, 0);
     o->frames = seq;
     return 0;
 }
@@ -339,10 +336,10 @@ int bench_pipe_reader(struct bench_job *j, int fd)
     int rc = 1;
 
     if (!buf)
-        return child_fail(o, "reader %d: out of memory", j->index + 1);
+        return bench_child_fail(o, "reader %d: out of memory", j->index + 1);
     bench_plane_ptrs(fmt, buf, data);
     memset(buf, 0, fmt->size); /* fault it in before the clock starts */
-    loop_usage(o, 1);
+    bench_loop_usage(o, 1);
     for (;;) {
         struct bench_frame_hdr hdr;
         int64_t now;
@@ -352,7 +349,7 @@ int bench_pipe_reader(struct bench_job *j, int fd)
         if (got == 0)
             break;
         if (got < 0) {
-            child_fail(o, "pipe reader %d: %s", j->index + 1, strerror(-got));
+            bench_child_fail(o, "pipe reader %d: %s", j->index + 1, strerror(-got));
             goto out;
         }
         good = bench_frame_ok(fmt, j->pool, data, last + 1, &hdr);
@@ -367,9 +364,9 @@ int bench_pipe_reader(struct bench_job *j, int fd)
             o->bad++;
         if (o->frames == 1)
             first = now;
-        pace(j->cfg, j->cfg->reader_fps, first, o->frames);
+        bench_pace(j->cfg, j->cfg->reader_fps, first, o->frames);
     }
-    loop_usage(o, 0);
+    bench_loop_usage(o, 0);
     rc = 0;
 out:
     free(buf);
@@ -397,7 +394,7 @@ static int measure_warm(const bench_config *cfg, const fbus_format *fmt,
     cpu = cpu_now();
     t0 = fbus_now_ns();
     deadline = t0 + (int64_t)(cfg->seconds * 1e9);
-    for (t1 = t0; !writer_done(cfg, fmt, n, deadline); n++) {
+    for (t1 = t0; !bench_writer_done(cfg, fmt, n, deadline); n++) {
         uint8_t *planes[FBUS_MAX_PLANES];
         for (uint32_t p = 0; p < fmt->nb_planes; p++)
             planes[p] = dst[n % 3] + fmt->planes[p].offset;
@@ -527,7 +524,7 @@ static int measure_ring(const bench_config *cfg, const fbus_format *fmt,
     cpu = cpu_now();
     t0 = fbus_now_ns();
     deadline = t0 + (int64_t)(cfg->seconds * 1e9);
-    for (t1 = t0; started == cfg->readers && !writer_done(cfg, fmt, n, deadline); n++) {
+    for (t1 = t0; started == cfg->readers && !bench_writer_done(cfg, fmt, n, deadline); n++) {
         uint8_t *planes[FBUS_MAX_PLANES];
         uint8_t *base = ring + ((n + 1) % cfg->slots) * stride;
 

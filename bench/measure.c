@@ -41,8 +41,8 @@ static void progress(const bench_config *cfg, const char *what, const struct ben
  * killing them all if the writer makes no progress for STALL_NS. Returns 0
  * if all exited 0.
  */
-static int reap(const bench_config *cfg, pid_t *pids, int n, const char *what,
-                const struct bench_shared *sh, char *why, size_t whysz)
+int bench_reap(const bench_config *cfg, pid_t *pids, int n, const char *what,
+               const struct bench_shared *sh, char *why, size_t whysz)
 {
     int left = n, failed = 0, tty = isatty(STDERR_FILENO);
     int64_t last_change = fbus_now_ns(), last_print = 0;
@@ -100,7 +100,7 @@ static int reap(const bench_config *cfg, pid_t *pids, int n, const char *what,
     return failed;
 }
 
-static void side_of(const bench_config *cfg, const struct bench_shared *sh, bench_side *side)
+void bench_side_of(const bench_config *cfg, const struct bench_shared *sh, bench_side *side)
 {
     int64_t t0 = atomic_load(&sh->t_start);
     uint64_t hist[BENCH_HIST_BUCKETS];
@@ -159,8 +159,8 @@ static void side_of(const bench_config *cfg, const struct bench_shared *sh, benc
 }
 
 /* The first child's error message, if any wrote one. */
-static void child_error(const bench_config *cfg, const struct bench_shared *sh, const char *what,
-                        const char *why, char *err, size_t errsz)
+void bench_child_error(const bench_config *cfg, const struct bench_shared *sh, const char *what,
+                       const char *why, char *err, size_t errsz)
 {
     if (why[0] && strstr(why, "signal")) {
         snprintf(err, errsz, "%s", why);
@@ -183,7 +183,7 @@ static void child_error(const bench_config *cfg, const struct bench_shared *sh, 
         snprintf(err, errsz, "%s: a benchmark process failed", what);
 }
 
-static struct bench_shared *shared_new(const bench_config *cfg, size_t *size)
+struct bench_shared *bench_shared_new(const bench_config *cfg, size_t *size)
 {
     void *p;
 
@@ -227,7 +227,7 @@ static int measure_bus(const bench_config *cfg, const fbus_format *fmt, const st
     size_t shsize;
     int n = 0, rc = -1;
 
-    j.sh = shared_new(cfg, &shsize);
+    j.sh = bench_shared_new(cfg, &shsize);
     if (!j.sh) {
         snprintf(err, errsz, "cannot map the results area: %s", strerror(errno));
         return -1;
@@ -257,11 +257,11 @@ static int measure_bus(const bench_config *cfg, const fbus_format *fmt, const st
             n++;
         }
     }
-    if (reap(cfg, pids, n, what, j.sh, why, sizeof(why)) != 0 || n != 1 + cfg->readers) {
-        child_error(cfg, j.sh, what, why, err, errsz);
+    if (bench_reap(cfg, pids, n, what, j.sh, why, sizeof(why)) != 0 || n != 1 + cfg->readers) {
+        bench_child_error(cfg, j.sh, what, why, err, errsz);
         goto out;
     }
-    side_of(cfg, j.sh, side);
+    bench_side_of(cfg, j.sh, side);
     rc = 0;
     goto out;
 
@@ -269,7 +269,7 @@ fail_fork:
     snprintf(err, errsz, "%s: fork: %s", what, strerror(errno));
     for (int i = 0; i < n; i++)
         kill(pids[i], SIGKILL);
-    reap(cfg, pids, n, what, j.sh, why, sizeof(why));
+    bench_reap(cfg, pids, n, what, j.sh, why, sizeof(why));
 out:
     /* A writer that died would leave its name behind. */
     fbus_unlink(j.name, cfg->transport);
@@ -318,7 +318,7 @@ static int measure_pipe(const bench_config *cfg, const fbus_format *fmt,
     char why[160] = "";
     int n = 0, nfds = 0, rc = -1;
 
-    j.sh = shared_new(cfg, &shsize);
+    j.sh = bench_shared_new(cfg, &shsize);
     if (!j.sh) {
         snprintf(err, errsz, "cannot map the results area: %s", strerror(errno));
         return -1;
@@ -349,11 +349,11 @@ static int measure_pipe(const bench_config *cfg, const fbus_format *fmt,
     for (int i = 0; i < nfds; i++)
         close(fds[i]);
     nfds = 0;
-    if (reap(cfg, pids, n, "pipe", j.sh, why, sizeof(why)) != 0) {
-        child_error(cfg, j.sh, "pipe", why, err, errsz);
+    if (bench_reap(cfg, pids, n, "pipe", j.sh, why, sizeof(why)) != 0) {
+        bench_child_error(cfg, j.sh, "pipe", why, err, errsz);
         goto out;
     }
-    side_of(cfg, j.sh, side);
+    bench_side_of(cfg, j.sh, side);
     rc = 0;
     goto out;
 
@@ -361,7 +361,7 @@ fail_fork:
     snprintf(err, errsz, "pipe: fork: %s", strerror(errno));
     for (int i = 0; i < n; i++)
         kill(pids[i], SIGKILL);
-    reap(cfg, pids, n, "pipe", j.sh, why, sizeof(why));
+    bench_reap(cfg, pids, n, "pipe", j.sh, why, sizeof(why));
 out:
     for (int i = 0; i < nfds; i++)
         close(fds[i]);
@@ -383,7 +383,7 @@ void bench_ratios(bench_result *res)
 }
 
 /* The index of the largest of v[0..n). */
-static int best_index(const double *v, int n)
+int bench_best_index(const double *v, int n)
 {
     int best = 0;
 
@@ -457,22 +457,22 @@ int bench_run(const bench_config *cfg, const fbus_format *fmt, unsigned what, be
         goto out;
     }
     if (what & BENCH_DO_MEMCPY) {
-        int m = best_index(mc_fps, n);
+        int m = bench_best_index(mc_fps, n);
         res->memcpy_done = 1;
         res->memcpy_fps = mc_fps[m];
         res->memcpy_frames = mc_n[m];
         res->memcpy_seconds = mc_s[m];
         res->memcpy_cpu_us_per_frame = mc_cpu[m];
-        m = best_index(mw_fps, n);
+        m = bench_best_index(mw_fps, n);
         res->memcpy_warm_fps = mw_fps[m];
         res->memcpy_warm_frames = mw_n[m];
         res->memcpy_warm_seconds = mw_s[m];
         res->memcpy_warm_cpu_us_per_frame = mw_cpu[m];
     }
     if (what & BENCH_DO_BUS)
-        res->bus = bus[best_index(bus_fps, n)];
+        res->bus = bus[bench_best_index(bus_fps, n)];
     if (what & BENCH_DO_PIPE)
-        res->pipe = pipe[best_index(pipe_fps, n)];
+        res->pipe = pipe[bench_best_index(pipe_fps, n)];
     res->loadavg = getloadavg(load, 1) == 1 ? load[0] : -1;
     bench_ratios(res);
     rc = 0;

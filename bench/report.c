@@ -45,7 +45,13 @@ static void table_row(FILE *f, const char *what, int reader, const bench_proc *p
     fputc('\n', f);
 }
 
-static void table_side(FILE *f, const char *what, const bench_side *s)
+void bench_table_head(FILE *f)
+{
+    fprintf(f, "%-16s %9s %10s %9s %8s %8s %5s %9s %9s %9s\n", "", "frames", "fps", "cpu us/f",
+            "drops", "overruns", "bad", "lat p50", "lat p99", "lat max");
+}
+
+void bench_table_side(FILE *f, const char *what, const bench_side *s)
 {
     if (!s->done)
         return;
@@ -79,16 +85,15 @@ void bench_print_table(FILE *f, const bench_result *res)
     if (c->low_latency)
         fprintf(f, "low-latency readers, ");
     fprintf(f, "load %.2f\n\n", res->loadavg);
-    fprintf(f, "%-16s %9s %10s %9s %8s %8s %5s %9s %9s %9s\n", "", "frames", "fps", "cpu us/f",
-            "drops", "overruns", "bad", "lat p50", "lat p99", "lat max");
+    bench_table_head(f);
     if (res->memcpy_done) {
         fprintf(f, "%-16s %9" PRIu64 " %10.1f %9.1f\n", "memcpy", res->memcpy_frames,
                 res->memcpy_fps, res->memcpy_cpu_us_per_frame);
         fprintf(f, "%-16s %9" PRIu64 " %10.1f %9.1f\n", "memcpy warm", res->memcpy_warm_frames,
                 res->memcpy_warm_fps, res->memcpy_warm_cpu_us_per_frame);
     }
-    table_side(f, "bus", &res->bus);
-    table_side(f, "pipe", &res->pipe);
+    bench_table_side(f, "bus", &res->bus);
+    bench_table_side(f, "pipe", &res->pipe);
     fprintf(f, "\nlatency in us, publish -> acquire (pipe: send -> whole frame read)\n");
     fprintf(f,
             "memcpy: the writer's copy into a ring of %" PRIu32 " frames, %d reader process%s "
