@@ -8,7 +8,8 @@ pkgs=(build-essential cmake pkg-config clang
       gnuplot-nox    # the plot of `framebus bench --sweep`
       python3-dev python3-numpy python3-pytest python3-opencv  # python/
       libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev   # gst/
-      gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools)
+      gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools
+      libiceoryx-binding-c-dev iceoryx)  # bench/bench_iceoryx: the iceoryx comparison
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -9,3 +9,19 @@ if(TARGET framebus_cmd)
 else()
     message(STATUS "test_bench: not built (FBUS_BUILD_PROGRAMS=OFF)")
 endif()
+
+# bench_iceoryx (built when iceoryx's C binding is found): every frame
+# arrives with its checksum, lossless and paced; its one-line errors. It
+# takes /tmp/framebus-iceoryx.lock itself (one RouDi per machine), so it
+# cannot meet another build's run.
+if(TARGET bench_iceoryx)
+    fbus_add_test(test_iceoryx
+        SOURCES test_iceoryx.c test_tools_util.c ${FBUS_TESTUTIL}
+        LIBS framebus::framebus
+        TIMEOUT 300
+        LABELS bench iceoryx)
+    add_dependencies(test_iceoryx bench_iceoryx)
+    message(STATUS "test_iceoryx: built")
+else()
+    message(STATUS "test_iceoryx: not built (no bench_iceoryx: iceoryx's C binding not found)")
+endif()
