@@ -39,7 +39,7 @@ struct producer {
     AVFrame *frame;   /* the decoded frame being published */
     AVFrame *scratch; /* the test pattern before conversion */
     AVFrame *turned;  /* a decoded frame turned upright */
-    int rotation;     /* clockwise degrees that stand the source upright */
+    int turn;         /* PROD_TURN_* bits that stand the source upright */
     struct SwsContext *sws;
     fbus_writer *w;
     prod_pace pace;
@@ -116,10 +116,10 @@ static int next_frame(struct producer *p)
     ret = prod_decoder_next(p->dec, p->frame, p->err, sizeof(p->err));
     if (ret == AVERROR_EOF || ret == AVERROR_EXIT)
         return AVERROR_EOF;
-    if (ret < 0 || !p->rotation || !prod_rotatable(p->frame->format, p->rotation))
+    if (ret < 0 || !p->turn || !prod_turnable(p->frame->format, p->turn))
         return ret;
     /* Upright, as ffmpeg outputs it: everything after sees the turned frame. */
-    ret = prod_rotate(p->turned, p->frame, p->rotation);
+    ret = prod_turn(p->turned, p->frame, p->turn);
     if (ret < 0) {
         snprintf(p->err, sizeof(p->err), "cannot turn the frame upright: %s", av_err2str(ret));
         return ret;
@@ -377,9 +377,9 @@ static int open_source(struct producer *p)
         return ret;
     p->tb = prod_decoder_time_base(p->dec);
     if (!o->no_autorotate) {
-        p->rotation = prod_rotation_of(prod_decoder_display_matrix(p->dec));
-        p->turned = p->rotation ? av_frame_alloc() : NULL;
-        if (p->rotation && !p->turned)
+        p->turn = prod_turn_of(prod_decoder_display_matrix(p->dec));
+        p->turned = p->turn ? av_frame_alloc() : NULL;
+        if (p->turn && !p->turned)
             return AVERROR(ENOMEM);
     }
     /* --fps N plays the frames at N per second: that is their rate now. */

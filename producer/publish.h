@@ -39,7 +39,7 @@ struct prod_options {
     int wait_readers;
     int quiet;
     int verbose;
-    int no_autorotate; /* publish as stored, ignoring the display rotation */
+    int no_autorotate; /* publish as stored, ignoring the display matrix */
 };
 
 /*

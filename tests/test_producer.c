@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -833,40 +834,106 @@ static void test_error_options(void **state)
 }
 
 /*
- * A stream with a display rotation is published upright, as ffmpeg decodes
- * it (frame for frame the same: framemd5), for each quarter turn; with
- * --no-autorotate as stored. Through the real programs and ffmpeg.
+ * Write [a b; c d] (whole numbers, 16.16 in the file) as the display matrix
+ * of the one track of an mp4, in its track header ('tkhd'), with no
+ * translation: how a camera that mirrors (a selfie) marks its video. Debian's
+ * ffmpeg 5.1 cannot write a mirror itself (no -display_hflip).
+ */
+static void set_tkhd_matrix(const char *path, int a, int b, int c, int d)
+{
+    const int32_t m[9] = {a * 65536, b * 65536, 0, c * 65536, d * 65536, 0, 0, 0, 1 << 30};
+    static uint8_t buf[1 << 20];
+    uint8_t *box = NULL;
+    size_t n, at;
+    FILE *f = fopen(path, "r+b");
+
+    assert_non_null(f);
+    n = fread(buf, 1, sizeof(buf), f);
+    assert_true(n > 0 && n < sizeof(buf));
+    for (size_t i = 4; i + 4 <= n; i++) {
+        if (memcmp(buf + i, "tkhd", 4) == 0) {
+            assert_null(box); /* one track, one header */
+            box = buf + i;
+        }
+    }
+    assert_non_null(box);
+    /* After the type: version and flags, then the times, track id and
+     * duration (32-bit fields in version 0, 64-bit in 1), 8 reserved bytes,
+     * layer, group, volume and 2 reserved bytes: then the matrix. */
+    at = (size_t)(box - buf) + 4 + 4 + (box[4] == 0 ? 20 : 32) + 8 + 8;
+    assert_true(at + sizeof(m) <= n);
+    for (int i = 0; i < 9; i++) {
+        uint32_t v = (uint32_t)m[i];
+        uint8_t be[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+        memcpy(buf + at + 4 * (size_t)i, be, 4);
+    }
+    assert_int_equal(fseek(f, (long)at, SEEK_SET), 0);
+    assert_int_equal(fwrite(buf + at, 1, sizeof(m), f), sizeof(m));
+    assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * A stream with a display matrix is published upright, as ffmpeg decodes it
+ * (frame for frame the same: framemd5): each quarter turn, and each mirror a
+ * matrix can hold (left-right, upside down, transposed both ways); with
+ * --no-autorotate as stored. An even and an odd size (the chroma planes'
+ * edges). Through the real programs and ffmpeg.
  */
 static void test_autorotate(void **state)
 {
-    static const int turns[] = {90, 180, 270};
-    char cmd[4 * PATH_MAX + 1024];
+    static const struct {
+        const char *what;
+        int rotate; /* ffmpeg's rotate= metadata, or */
+        int m[4];   /* a display matrix [a b; c d] written into the file */
+    } cases[] = {
+        {"rotate=90", 90, {0}},
+        {"rotate=180", 180, {0}},
+        {"rotate=270", 270, {0}},
+        {"mirrored left-right", 0, {-1, 0, 0, 1}},
+        {"upside down", 0, {1, 0, 0, -1}},
+        {"transposed", 0, {0, 1, 1, 0}},
+        {"transposed across the other diagonal", 0, {0, -1, -1, 0}},
+    };
+    static const char *const sizes[] = {"96x64", "97x61"};
+    char cmd[4 * PATH_MAX + 1024], rotate[32];
 
-    snprintf(cmd, sizeof(cmd),
-             "ffmpeg -v error -y -f lavfi -i testsrc2=size=96x64:rate=25 -frames:v 4 "
-             "-c:v mpeg4 '%s'",
-             clip("upright.mkv"));
-    assert_int_equal(system(cmd), 0);
-    for (size_t i = 0; i < sizeof(turns) / sizeof(turns[0]); i++) {
-        for (int keep = 0; keep < 2; keep++) {
-            /* Stream copy into mp4 with the rotation in its display matrix;
-             * cat started first, then the producer; compare framemd5s of
-             * ffmpeg's own decode (autorotated unless -noautorotate). */
-            snprintf(cmd, sizeof(cmd),
-                     "set -e; d='%s'; ffmpeg -v error -y -i \"$d/upright.mkv\" -c copy "
-                     "-metadata:s:v:0 rotate=%d \"$d/turned.mp4\"; "
-                     "'%s/tools/framebus' cat %s --y4m > \"$d/turned.y4m\" 2>/dev/null & "
-                     "sleep 0.3; '%s' \"$d/turned.mp4\" --bus %s --fps max --quiet %s; wait; "
-                     "ffmpeg -v error %s -i \"$d/turned.mp4\" -f framemd5 - | grep -v '^#' | "
-                     "cut -d, -f6 > \"$d/a.md5\"; "
-                     "ffmpeg -v error -i \"$d/turned.y4m\" -f framemd5 - | grep -v '^#' | "
-                     "cut -d, -f6 > \"$d/b.md5\"; "
-                     "test -s \"$d/a.md5\"; cmp -s \"$d/a.md5\" \"$d/b.md5\"",
-                     tmpdir, turns[i], FBUS_TEST_BINDIR, bus, PRODUCER, bus,
-                     keep ? "--no-autorotate" : "", keep ? "-noautorotate" : "");
-            if (system(cmd) != 0)
-                fail_msg("rotate=%d%s: the bus's frames differ from ffmpeg's", turns[i],
-                         keep ? " with --no-autorotate" : "");
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        snprintf(cmd, sizeof(cmd),
+                 "ffmpeg -v error -y -f lavfi -i testsrc2=size=%s:rate=25 -frames:v 4 "
+                 "-c:v mpeg4 '%s'",
+                 sizes[s], clip("upright.mkv"));
+        assert_int_equal(system(cmd), 0);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            /* Stream copy into mp4 with the turn or mirror in its display
+             * matrix. */
+            snprintf(rotate, sizeof(rotate), "-metadata:s:v:0 rotate=%d", cases[i].rotate);
+            snprintf(cmd, sizeof(cmd), "ffmpeg -v error -y -i '%s' -c copy %s '%s'",
+                     clip("upright.mkv"), cases[i].rotate ? rotate : "", clip("turned.mp4"));
+            assert_int_equal(system(cmd), 0);
+            if (!cases[i].rotate)
+                set_tkhd_matrix(clip("turned.mp4"), cases[i].m[0], cases[i].m[1], cases[i].m[2],
+                                cases[i].m[3]);
+            for (int keep = 0; keep < 2; keep++) {
+                /* cat started first, then the producer; compare framemd5s
+                 * of ffmpeg's own decode (autorotated unless
+                 * -noautorotate). */
+                snprintf(cmd, sizeof(cmd),
+                         "set -e; d='%s'; "
+                         "'%s/tools/framebus' cat %s --y4m --timeout 30 > \"$d/turned.y4m\" "
+                         "2>/dev/null & "
+                         "sleep 0.3; '%s' \"$d/turned.mp4\" --bus %s --fps max --quiet %s; "
+                         "wait; "
+                         "ffmpeg -v error %s -i \"$d/turned.mp4\" -f framemd5 - | grep -v '^#' | "
+                         "cut -d, -f6 > \"$d/a.md5\"; "
+                         "ffmpeg -v error -i \"$d/turned.y4m\" -f framemd5 - | grep -v '^#' | "
+                         "cut -d, -f6 > \"$d/b.md5\"; "
+                         "test -s \"$d/a.md5\"; cmp -s \"$d/a.md5\" \"$d/b.md5\"",
+                         tmpdir, FBUS_TEST_BINDIR, bus, PRODUCER, bus,
+                         keep ? "--no-autorotate" : "", keep ? "-noautorotate" : "");
+                if (system(cmd) != 0)
+                    fail_msg("%s %s%s: the bus's frames differ from ffmpeg's", sizes[s],
+                             cases[i].what, keep ? " with --no-autorotate" : "");
+            }
         }
     }
     (void)state;
