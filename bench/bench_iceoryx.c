@@ -232,8 +232,10 @@ static void take_frame(const struct ice_job *j, struct bench_child_out *o, const
     good = bench_frame_ok(j->fmt, j->pool, data, hdr.seq, &hdr);
     if (j->cfg->policy == FBUS_POLICY_LOSSLESS ? hdr.seq != *last + 1 : hdr.seq <= *last)
         o->seq_errors++;
+    /* Frames skipped, not counting warm-up ones (latest may skip those
+     * too). */
     if (hdr.seq > *last + 1)
-        o->drops += hdr.seq - *last - 1;
+        o->drops += hdr.seq - (*last > j->warm ? *last : j->warm) - 1;
     if (!good)
         o->bad++;
     *last = hdr.seq;
