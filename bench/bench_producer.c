@@ -4,7 +4,11 @@
  * loops over a clip; whole passes over it alternate between decode-only and
  * decode + publish (one reader process attached), and each pair's ratio of
  * frame rates is printed (their median is the figure).
- *   bench_producer [--reader lossless|latest|none] [--only decode|publish] CLIP [PAIRS]
+ *   bench_producer [--reader lossless|latest|none] [--checksum] [--copy plain]
+ *                  [--only decode|publish] CLIP [PAIRS]
+ * --checksum: the reader sums every byte of each frame (else it reads one);
+ * --copy plain: memcpy into the slot instead of fbus_copy_plane()'s
+ * streaming stores, to see what they buy.
  */
 #include <errno.h>
 #include <signal.h>
@@ -36,6 +40,8 @@ struct run {
     const char *clip;
     char bus[64];
     enum reader_kind rk;
+    int checksum;   /* the reader reads every byte */
+    int plain_copy; /* memcpy instead of fbav_copy_frame() */
     prod_decoder *dec;
     AVFrame *frame;
     fbus_writer *w;
@@ -89,7 +95,33 @@ static int count_frames(struct run *r)
 /* The reader process: take frames until the stream ends, looking at one
  * byte of each (reading the pixels is the reader's cost, not the
  * producer's). Exits with the count's low byte. */
-static int reader_main(const char *bus, fbus_policy policy)
+/* Every byte of a frame, as a consumer that reads the pixels touches them
+ * (summed 8 bytes at a time, so that the reader's own work stays small). */
+static uint64_t sum_frame(const fbus_frame *fr)
+{
+    uint64_t sum = 0;
+
+    for (uint32_t i = 0; i < fr->format.nb_planes; i++) {
+        const fbus_plane *p = &fr->format.planes[i];
+
+        for (uint32_t y = 0; y < p->rows; y++) {
+            const uint8_t *row = fr->data[i] + (size_t)y * p->stride;
+            uint32_t x = 0;
+
+            for (; x + 8 <= p->row_bytes; x += 8) {
+                uint64_t v;
+
+                memcpy(&v, row + x, 8);
+                sum += v;
+            }
+            for (; x < p->row_bytes; x++)
+                sum += row[x];
+        }
+    }
+    return sum;
+}
+
+static int reader_main(const char *bus, fbus_policy policy, int checksum)
 {
     fbus_reader_opts ro = {.policy = policy, .flags = FBUS_READER_WAIT};
     fbus_reader *r = NULL;
@@ -99,7 +131,7 @@ static int reader_main(const char *bus, fbus_policy policy)
     if (fbus_reader_open(bus, &ro, &r) < 0)
         return 255;
     while (fbus_reader_acquire(r, 5 * NS, &fr) == 0) {
-        volatile uint8_t sink = fr.data[0][0];
+        volatile uint64_t sink = checksum ? sum_frame(&fr) : fr.data[0][0];
         (void)sink;
         fbus_reader_release(r, &fr);
         n++;
@@ -137,13 +169,30 @@ static int run_open(struct run *r)
         fflush(stdout);
         r->reader = fork();
         if (r->reader == 0)
-            _exit(reader_main(r->bus, r->rk == READER_LOSSLESS ? FBUS_POLICY_LOSSLESS
-                                                               : FBUS_POLICY_LATEST));
+            _exit(reader_main(r->bus,
+                              r->rk == READER_LOSSLESS ? FBUS_POLICY_LOSSLESS : FBUS_POLICY_LATEST,
+                              r->checksum));
         ret = r->reader < 0 ? -errno : fbus_writer_wait_readers(r->w, 1, 5 * NS);
     }
     if (ret < 0)
         snprintf(r->err, sizeof(r->err), "bus \"%s\": %s", r->bus, fbus_strerror(ret));
     return ret;
+}
+
+/* fbav_copy_frame() with plain stores: memcpy row by row. */
+static void copy_plain(const fbus_slot *slot, const AVFrame *f)
+{
+    for (uint32_t i = 0; i < slot->format.nb_planes && i < 4; i++) {
+        const fbus_plane *p = &slot->format.planes[i];
+
+        if (p->stride == p->row_bytes && f->linesize[i] == (int)p->stride) {
+            memcpy(slot->data[i], f->data[i], (size_t)p->row_bytes * p->rows);
+            continue;
+        }
+        for (uint32_t y = 0; y < p->rows; y++)
+            memcpy(slot->data[i] + (size_t)y * p->stride,
+                   f->data[i] + (ptrdiff_t)y * f->linesize[i], p->row_bytes);
+    }
 }
 
 static int publish(struct run *r, struct pass *p)
@@ -159,7 +208,10 @@ static int publish(struct run *r, struct pass *p)
     if (ret < 0)
         return ret;
     t0 = fbus_now_ns();
-    fbav_copy_frame(&slot, f);
+    if (r->plain_copy)
+        copy_plain(&slot, f);
+    else
+        fbav_copy_frame(&slot, f);
     p->copy_seconds += (double)(fbus_now_ns() - t0) / NS;
     ret = fbus_writer_publish(r->w, &slot, &meta);
     if (ret == 0)
@@ -240,8 +292,8 @@ static double median(double *v, int n)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: " PROG
-                    " [--reader lossless|latest|none] [--only decode|publish] CLIP [PAIRS]\n");
+    fprintf(stderr, "usage: " PROG " [--reader lossless|latest|none] [--checksum] [--copy plain]\n"
+                    "                      [--only decode|publish] CLIP [PAIRS]\n");
     return 2;
 }
 
@@ -263,6 +315,11 @@ static int parse_args(int argc, char **argv, struct run *r, const char **only, i
                 r->rk = READER_NONE;
             else
                 return -1;
+        } else if (strcmp(a, "--checksum") == 0) {
+            r->checksum = 1;
+        } else if (strcmp(a, "--copy") == 0 && i + 1 < argc && strcmp(argv[i + 1], "plain") == 0) {
+            r->plain_copy = 1;
+            i++;
         } else if (strcmp(a, "--only") == 0 && i + 1 < argc) {
             *only = argv[++i];
             if (strcmp(*only, "decode") != 0 && strcmp(*only, "publish") != 0)
@@ -307,8 +364,11 @@ int main(int argc, char **argv)
         ret = run_pass(&r, 1, &a);
     if (ret < 0)
         goto fail;
-    printf("%s: %llu frames a pass, reader %s, %d pairs of passes (alternating order)\n", r.clip,
-           (unsigned long long)r.pass_frames, reader_names[r.rk], pairs);
+    printf("%s: %llu frames a pass, reader %s%s, %s copy, %d pairs of passes (alternating "
+           "order)\n",
+           r.clip, (unsigned long long)r.pass_frames, reader_names[r.rk],
+           r.checksum ? " (checksums every byte)" : "", r.plain_copy ? "memcpy" : "fbus_copy_plane",
+           pairs);
     if (only) {
         /* One kind of pass only, for a profiler. */
         for (int i = 0; i < pairs; i++) {
@@ -354,7 +414,8 @@ int main(int argc, char **argv)
            copy_ms / pairs, (double)faults_a / (double)(pairs * r.pass_frames),
            (double)faults_b / (double)(pairs * r.pass_frames),
            reader_cpu * 1e3 / (double)(r.published ? r.published : 1));
-    printf("decode+publish / decode-only: median of the pairs %.3fx\n", median(ratio, pairs));
+    printf("decode+publish / decode-only: median of the pairs %.3fx (cpu per frame: %.3fx)\n",
+           median(ratio, pairs), median(ca, pairs) / median(cb, pairs));
     return 0;
 
 fail:
