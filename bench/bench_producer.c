@@ -4,11 +4,13 @@
  * loops over a clip; whole passes over it alternate between decode-only and
  * decode + publish (one reader process attached), and each pair's ratio of
  * frame rates is printed (their median is the figure).
- *   bench_producer [--reader lossless|latest|none] [--checksum] [--copy plain]
+ *   bench_producer [--reader lossless|latest|none] [--checksum] [--copy plain|none]
  *                  [--only decode|publish] CLIP [PAIRS]
  * --checksum: the reader sums every byte of each frame (else it reads one);
  * --copy plain: memcpy into the slot instead of fbus_copy_plane()'s
- * streaming stores, to see what they buy.
+ * streaming stores, to see what they buy; --copy none: publish the slot
+ * without copying the frame into it (what decoding straight into slots
+ * would cost; the reader gets stale pixels).
  */
 #include <errno.h>
 #include <signal.h>
@@ -40,8 +42,8 @@ struct run {
     const char *clip;
     char bus[64];
     enum reader_kind rk;
-    int checksum;   /* the reader reads every byte */
-    int plain_copy; /* memcpy instead of fbav_copy_frame() */
+    int checksum; /* the reader reads every byte */
+    enum { COPY_STREAM, COPY_PLAIN, COPY_NONE } copy;
     prod_decoder *dec;
     AVFrame *frame;
     fbus_writer *w;
@@ -208,9 +210,9 @@ static int publish(struct run *r, struct pass *p)
     if (ret < 0)
         return ret;
     t0 = fbus_now_ns();
-    if (r->plain_copy)
+    if (r->copy == COPY_PLAIN)
         copy_plain(&slot, f);
-    else
+    else if (r->copy == COPY_STREAM)
         fbav_copy_frame(&slot, f);
     p->copy_seconds += (double)(fbus_now_ns() - t0) / NS;
     ret = fbus_writer_publish(r->w, &slot, &meta);
@@ -292,8 +294,9 @@ static double median(double *v, int n)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: " PROG " [--reader lossless|latest|none] [--checksum] [--copy plain]\n"
-                    "                      [--only decode|publish] CLIP [PAIRS]\n");
+    fprintf(stderr,
+            "usage: " PROG " [--reader lossless|latest|none] [--checksum] [--copy plain|none]\n"
+            "                      [--only decode|publish] CLIP [PAIRS]\n");
     return 2;
 }
 
@@ -317,9 +320,15 @@ static int parse_args(int argc, char **argv, struct run *r, const char **only, i
                 return -1;
         } else if (strcmp(a, "--checksum") == 0) {
             r->checksum = 1;
-        } else if (strcmp(a, "--copy") == 0 && i + 1 < argc && strcmp(argv[i + 1], "plain") == 0) {
-            r->plain_copy = 1;
-            i++;
+        } else if (strcmp(a, "--copy") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+
+            if (strcmp(v, "plain") == 0)
+                r->copy = COPY_PLAIN;
+            else if (strcmp(v, "none") == 0)
+                r->copy = COPY_NONE;
+            else
+                return -1;
         } else if (strcmp(a, "--only") == 0 && i + 1 < argc) {
             *only = argv[++i];
             if (strcmp(*only, "decode") != 0 && strcmp(*only, "publish") != 0)
@@ -367,7 +376,10 @@ int main(int argc, char **argv)
     printf("%s: %llu frames a pass, reader %s%s, %s copy, %d pairs of passes (alternating "
            "order)\n",
            r.clip, (unsigned long long)r.pass_frames, reader_names[r.rk],
-           r.checksum ? " (checksums every byte)" : "", r.plain_copy ? "memcpy" : "fbus_copy_plane",
+           r.checksum ? " (checksums every byte)" : "",
+           r.copy == COPY_PLAIN  ? "memcpy"
+           : r.copy == COPY_NONE ? "no"
+                                 : "fbus_copy_plane",
            pairs);
     if (only) {
         /* One kind of pass only, for a profiler. */
