@@ -41,6 +41,7 @@ typedef struct bench_config {
     double reader_fps; /* readers take at most this many frames/s; 0: no limit */
     double fps;        /* the writer sends at most this many frames/s; 0: no limit */
     int low_latency;   /* readers open with FBUS_READER_LOW_LATENCY */
+    int pin;           /* writer on one CPU, readers on the others (bench_pin) */
     /* Every loop of the run, in every process, stops once *stop is set (by
      * the caller's SIGINT/SIGTERM handler, which the children inherit);
      * NULL: never. */

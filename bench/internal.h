@@ -115,6 +115,10 @@ int bench_writer_done(const bench_config *cfg, const fbus_format *fmt, uint64_t 
                       int64_t deadline);
 
 /* The child processes' loops: 0, or 1 with the reason in their child_out. */
+/* --pin: the writer (reader < 0) on the first CPU this process may run on,
+ * reader i on the others in turn (all on the one CPU if there is one).
+ * Nothing without cfg->pin. 0, or -errno. */
+int bench_pin(const bench_config *cfg, int reader);
 int bench_bus_writer(struct bench_job *j);
 int bench_bus_reader(struct bench_job *j);
 /* fds: the write end of each reader's pipe. */

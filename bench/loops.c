@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -130,6 +131,26 @@ static int send_frame(struct bench_job *j, fbus_writer *w, struct bench_child_ou
     return 0;
 }
 
+int bench_pin(const bench_config *cfg, int reader)
+{
+    int cpus[CPU_SETSIZE], n = 0, cpu;
+    cpu_set_t set;
+
+    if (!cfg->pin)
+        return 0;
+    if (sched_getaffinity(0, sizeof(set), &set) < 0)
+        return -errno;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set))
+            cpus[n++] = c;
+    if (n == 0)
+        return -EINVAL;
+    cpu = reader < 0 || n == 1 ? cpus[0] : cpus[1 + reader % (n - 1)];
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
+}
+
 int bench_bus_writer(struct bench_job *j)
 {
     const bench_config *cfg = j->cfg;
@@ -140,6 +161,9 @@ int bench_bus_writer(struct bench_job *j)
     uint64_t seq = 0, warm = 0, sent = 0;
     int err, rc = 1;
 
+    err = bench_pin(cfg, -1);
+    if (err < 0)
+        return bench_child_fail(o, "writer: cannot pin to a CPU: %s", strerror(-err));
     err = fbus_writer_open(j->name, &wo, &w);
     if (err < 0)
         return bench_child_fail(o, "cannot create bus \"%s\": %s", j->name, fbus_strerror(err));
@@ -194,6 +218,10 @@ int bench_bus_reader(struct bench_job *j)
     int64_t first = 0;
     int err, rc = 1;
 
+    err = bench_pin(cfg, j->index);
+    if (err < 0)
+        return bench_child_fail(o, "reader %d: cannot pin to a CPU: %s", j->index + 1,
+                                strerror(-err));
     err = fbus_reader_open(j->name, &ro, &r);
     if (err < 0)
         return bench_child_fail(o, "reader %d: cannot attach to bus \"%s\": %s", j->index + 1,
@@ -280,6 +308,10 @@ int bench_pipe_writer(struct bench_job *j, const int *fds)
     uint64_t off0 = fmt->planes[0].offset, seq = 0;
     int64_t t0 = fbus_now_ns(), deadline = t0 + (int64_t)(cfg->seconds * 1e9);
 
+    int err = bench_pin(cfg, -1);
+
+    if (err < 0)
+        return bench_child_fail(o, "pipe writer: cannot pin to a CPU: %s", strerror(-err));
     memset(hdr, 0, sizeof(hdr));
     bench_loop_usage(o, 1);
     atomic_store(&j->sh->t_start, t0);
@@ -295,7 +327,7 @@ int bench_pipe_writer(struct bench_job *j, const int *fds)
                 {hdr, BENCH_HDR_BYTES},
                 {(void *)(src + off0 + BENCH_HDR_BYTES), fmt->size - off0 - BENCH_HDR_BYTES},
             };
-            int err = writev_all(cfg, fds[i], iov, 3);
+            err = writev_all(cfg, fds[i], iov, 3);
             if (err < 0)
                 return bench_child_fail(o, "pipe writer: %s", strerror(-err));
         }
@@ -333,8 +365,13 @@ int bench_pipe_reader(struct bench_job *j, int fd)
     const uint8_t *data[FBUS_MAX_PLANES];
     uint64_t last = 0;
     int64_t first = 0;
-    int rc = 1;
+    int rc = 1, err = bench_pin(j->cfg, j->index);
 
+    if (err < 0) {
+        free(buf);
+        return bench_child_fail(o, "reader %d: cannot pin to a CPU: %s", j->index + 1,
+                                strerror(-err));
+    }
     if (!buf)
         return bench_child_fail(o, "reader %d: out of memory", j->index + 1);
     bench_plane_ptrs(fmt, buf, data);
@@ -457,6 +494,7 @@ static void ring_reader(const bench_config *cfg, const fbus_format *fmt,
 {
     uint64_t last = 0;
 
+    (void)bench_pin(cfg, index); /* --pin: as the bus's readers */
     atomic_fetch_add(&ctl->started, 1);
     while (atomic_load_explicit(&ctl->state, memory_order_acquire) != 2 && !bench_stopped(cfg)) {
         uint32_t v = atomic_load_explicit(&ctl->pub, memory_order_seq_cst);
@@ -494,7 +532,8 @@ static int measure_ring(const bench_config *cfg, const fbus_format *fmt,
     uint8_t *ring;
     int64_t t0, t1, deadline, cpu;
     pid_t pids[BENCH_MAX_READERS];
-    int st, started = 0;
+    cpu_set_t saved;
+    int st, started = 0, restore = 0;
 
     ctl = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (ctl == MAP_FAILED) {
@@ -516,6 +555,9 @@ static int measure_ring(const bench_config *cfg, const fbus_format *fmt,
             _exit(0);
         }
     }
+    /* --pin: this process writes, on the writer's CPU, until it is done. */
+    if (cfg->pin && sched_getaffinity(0, sizeof(saved), &saved) == 0 && bench_pin(cfg, -1) == 0)
+        restore = 1;
     while (started == cfg->readers && atomic_load(&ctl->started) < cfg->readers &&
            !bench_stopped(cfg)) {
         struct timespec ts = {0, 100000};
@@ -550,6 +592,8 @@ static int measure_ring(const bench_config *cfg, const fbus_format *fmt,
         ring_wake(&ctl->pub, &ctl->pub_waiters);
     }
     t1 = fbus_now_ns();
+    if (restore)
+        (void)sched_setaffinity(0, sizeof(saved), &saved);
     res->memcpy_cpu_us_per_frame = n ? (double)(cpu_now() - cpu) / 1e3 / (double)n : 0;
     atomic_store(&ctl->state, 2);
     ring_wake(&ctl->pub, &ctl->pub_waiters);

@@ -84,6 +84,8 @@ void bench_print_table(FILE *f, const bench_result *res)
         fprintf(f, "readers at most %g fps, ", c->reader_fps);
     if (c->low_latency)
         fprintf(f, "low-latency readers, ");
+    if (c->pin)
+        fprintf(f, "pinned (writer on one CPU, readers on others), ");
     fprintf(f, "load %.2f\n\n", res->loadavg);
     bench_table_head(f);
     if (res->memcpy_done) {
@@ -197,6 +199,7 @@ void bench_print_json(FILE *f, const bench_result *res)
     else
         fprintf(f, "\"reader_fps_limit\": null, ");
     fprintf(f, "\"low_latency\": %s, ", c->low_latency ? "true" : "false");
+    fprintf(f, "\"pinned\": %s, ", c->pin ? "true" : "false");
     fprintf(f, "\"loadavg\": %.2f,\n", res->loadavg);
     fputs("  \"memcpy\": ", f);
     if (res->memcpy_done) {

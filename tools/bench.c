@@ -57,6 +57,7 @@ static const struct bench_option options[] = {
     {"frames", K_COUNT, CFG(frames), 1, UINT32_MAX, "bad frame count", "(a positive number)", 0},
     {"seconds", K_RATE, CFG(seconds), 0, 3600, "bad duration", "(seconds, more than 0)", 0},
     {"low-latency", K_FLAG, CFG(low_latency), 0, 0, NULL, NULL, 0},
+    {"pin", K_FLAG, CFG(pin), 0, 0, NULL, NULL, 0},
     {"json", K_FLAG, CLI(json), 0, 0, NULL, NULL, 0},
     {"sweep", K_FLAG, CLI(sweep), 0, 0, NULL, NULL, 0},
     {"out", K_PATH, CLI(out_dir), 0, 0, NULL, NULL, 0},

@@ -129,6 +129,7 @@ static const struct help helps[] = {
     {"bench", "usage: framebus bench [--size WxH] [--pix-fmt F] [--readers N]\n"
               "                      [--policy latest|lossless] [--transport posix|sysv]\n"
               "                      [--slots N] [--fps F] [--reader-fps F] [--low-latency]\n"
+              "                      [--pin]\n"
               "                      [--frames N | --seconds S] [--rounds N] [--json]\n"
               "       framebus bench --sweep [--out DIR] [--pix-fmt F] [--frames N | --seconds S]\n"
               "                      [--rounds N] [--json]\n"
@@ -150,8 +151,10 @@ static const struct help helps[] = {
               "                      decoder at its frame rate (default: as fast as it can)\n"
               "  --reader-fps F      readers take at most F frames/s, like a display (default:\n"
               "                      as fast as they can)\n"
-              "  --low-latency       readers wait with FBUS_READER_LOW_LATENCY (spin briefly\n"
-              "                      before each frame is due); try with --fps 60\n"
+              "  --low-latency       readers wait with FBUS_READER_LOW_LATENCY (awake from\n"
+              "                      when the writer begins a frame); try with --fps 60\n"
+              "  --pin               the writer on the first CPU, each reader on another\n"
+              "                      (as a latency-minded deployment would pin them)\n"
               "  --frames N          frames per measurement and round\n"
               "  --seconds S         seconds per measurement (default 2, sweep 1), split\n"
               "                      over the rounds\n"
@@ -168,6 +171,7 @@ static const struct help helps[] = {
               "  framebus bench\n"
               "  framebus bench --size 1280x720 --readers 4 --policy lossless --json\n"
               "  framebus bench --readers 8 --reader-fps 60\n"
+              "  framebus bench --fps 60 --low-latency --pin\n"
               "  framebus bench --sweep --out docs   (see docs/benchmarks.md)\n"},
 };
 
