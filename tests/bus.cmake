@@ -59,6 +59,13 @@ fbus_bus_test(test_liveness2
     TIMEOUT 300
     LABELS protocol)
 
+# The heads-up of FBUS_READER_LOW_LATENCY: who sleeps on which futex, who
+# wakes it; white-box for the header words.
+fbus_bus_test(test_headsup
+    LIBS framebus_internal
+    TIMEOUT 180
+    LABELS protocol)
+
 # FBUS_READER_LOW_LATENCY: every frame on both policies, a paused stream,
 # a bounded spin.
 fbus_bus_test(test_latency

@@ -203,25 +203,22 @@ int fbus__entry_alive(const struct fbus__region *rg, uint32_t i);
 /* latency.c: a FBUS_READER_LOW_LATENCY reader's wait for a publish. What it
  * learnt of the stream (zeroed at open; it starts over by itself on a new
  * session). Times are CLOCK_MONOTONIC ns. */
-#define FBUS__LL_DELTAS 15
+#define FBUS__LL_KEEP 16 /* samples kept of each kind */
 struct fbus__lowlat {
     uint64_t seen_seq; /* newest frame seen published, and when */
     int64_t seen_ns;
-    int64_t deltas[FBUS__LL_DELTAS]; /* between the last publishes, per frame */
-    uint32_t ndeltas;                /* deltas seen (the last 15 kept) */
-    int64_t interval;                /* their median, 0: unknown */
-    uint64_t anchor_seq;             /* the schedule: frame anchor_seq was due */
-    int64_t anchor;                  /*   at anchor, the next ones interval apart */
-    int64_t lateness;                /* how late frames come after the line */
-    int64_t jitter;                  /* how far from that lateness (mean) */
-    int64_t oversleep;               /* how late a timed futex sleep returns */
-    int64_t score;                   /* recent spins that caught their frame */
-    uint64_t frames;                 /* publishes seen */
+    uint64_t begun_seq; /* the frame seen begun, and when */
+    int64_t begun_ns;
+    int64_t interval[FBUS__LL_KEEP]; /* between two publishes, recent */
+    int64_t fill[FBUS__LL_KEEP];     /* from a frame's heads-up to its publish */
+    int64_t over[FBUS__LL_KEEP];     /* how late timed sleeps came back */
+    uint32_t nintervals, nfills, novers;
 };
 /* Wait until a frame after last_seq is published, the writer ends, or
- * `left` (> 0) passes: on the futex (with `bit` in the waiting mask) until
- * shortly before the next frame is due, then spinning, at most 1/64 of the
- * frame interval, then on the futex again. */
+ * `left` (> 0) passes: asleep until the writer begins the next frame (the
+ * heads-up, layout.h), then spinning until it is published, at most 1/32 of
+ * the frame interval, then on the publish futex (with `bit` in the waiting
+ * mask). A writer without the heads-up gets the plain wait. */
 void fbus__lowlat_wait(struct fbus__lowlat *ll, struct fbus__header *h, uint64_t last_seq,
                        uint64_t bit, int64_t left);
 

@@ -1,10 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The low-latency wait of a reader (FBUS_READER_LOW_LATENCY): learn the
- * stream's frame interval from its publish times, sleep on the futex until
- * shortly before the next frame is due, then spin (bounded) until it comes,
- * so the kernel's wake-up is not on the path from publish to acquire.
+ * The low-latency wait of a reader (FBUS_READER_LOW_LATENCY).
+ *
+ * A sleeping reader is woken by the kernel some tens of microseconds after
+ * the publish (more on a VM), and that is most of a paced stream's latency.
+ * So the reader is awake before the publish: it sleeps until the writer
+ * *begins* the next frame (the heads-up, layout.h: the writer says so before
+ * it copies the frame in), then spins until the frame is published. The
+ * spin lasts about as long as the writer's copy and never more than 1/32 of
+ * the frame interval; past that, the reader sleeps on the publish futex as a
+ * plain reader does. Where the copy takes longer than that share, the
+ * reader sleeps through its first part, by a timer, waking early by as much
+ * as its timed sleeps have been seen to come back late.
+ *
+ * docs/latency.md tells why not to predict the publish from the stream's
+ * rate alone (the first design): a timed sleep on a VM comes back 0.1 to
+ * 0.3 ms late, so the prediction must be so early that the spin costs more
+ * than this.
  */
+#include <sched.h>
 #include <stdint.h>
 
 #include "internal.h"
@@ -18,25 +32,37 @@
 #define CPU_RELAX() __asm__ __volatile__("" ::: "memory")
 #endif
 
-#define LL_MIN_MARGIN_NS 5000LL    /* woken at least this long before a frame */
-#define LL_MAX_SPIN_NS   4000000LL /* never spin longer than this a frame */
-#define LL_SPIN_SHARE    64        /* nor longer than interval / this (1.6 %) */
-#define LL_CLOCK_EVERY   32        /* pauses between two looks at the clock */
-#define LL_SCORE_MAX     1024      /* spins that caught their frame, recently */
-#define LL_RETRY_EVERY   16        /* with a low score, spin for 1 frame in 16 */
+#define LL_SPIN_SHARE   32        /* spin at most interval / this (3 %) */
+#define LL_SPIN_DEFAULT 200000LL  /* until the interval is known */
+#define LL_SPIN_MIN     20000LL   /* nor less than this */
+#define LL_SPIN_MAX     1000000LL /* nor more */
+#define LL_CLOCK_EVERY  16        /* pauses between two looks at the clock */
 
-/* Exponential moving average with weight 1/8 for the new sample. */
-static int64_t ewma(int64_t avg, int64_t sample)
+#define LL_SAMPLE_MAX 10000000000LL /* times from the region: clamped */
+
+/* Keep a sample in a ring of FBUS__LL_KEEP. */
+static void keep(int64_t *ring, uint32_t *n, int64_t v)
 {
-    return avg + (sample - avg) / 8;
+    ring[*n % FBUS__LL_KEEP] = v < 0 ? 0 : v > LL_SAMPLE_MAX ? LL_SAMPLE_MAX : v;
+    (*n)++;
 }
 
-/* An estimate that rises at once (half way to a larger sample) and falls
- * slowly (1/16): it stays near the larger samples, so that most frames are
- * covered rather than the average one. */
-static int64_t envelope(int64_t est, int64_t sample)
+/* The q-th quantile (q in 1/8ths) of the samples kept, 0 if none. */
+static int64_t quantile(const int64_t *ring, uint32_t n, int eighths)
 {
-    return sample > est ? est + (sample - est) / 2 : est + (sample - est) / 16;
+    int64_t v[FBUS__LL_KEEP];
+    uint32_t k = n < FBUS__LL_KEEP ? n : FBUS__LL_KEEP;
+
+    if (k == 0)
+        return 0;
+    for (uint32_t i = 0; i < k; i++) {
+        int64_t x = ring[i];
+        uint32_t j = i;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+    return v[(k - 1) * (uint32_t)eighths / 8];
 }
 
 /* The newest publish (sequence number and time), read so that the two
@@ -56,88 +82,28 @@ static int newest_publish(const struct fbus__header *h, uint64_t *seq, int64_t *
     return 1;
 }
 
-/* The median of the deltas between the last publishes: the interval, robust
- * to a frame that was late (which makes one delta long and the next short). */
-static int64_t median_delta(const struct fbus__lowlat *ll)
-{
-    int64_t v[FBUS__LL_DELTAS];
-    uint32_t n = ll->ndeltas < FBUS__LL_DELTAS ? ll->ndeltas : FBUS__LL_DELTAS;
-
-    for (uint32_t i = 0; i < n; i++) {
-        int64_t x = ll->deltas[i];
-        uint32_t j = i;
-        for (; j > 0 && v[j - 1] > x; j--)
-            v[j] = v[j - 1];
-        v[j] = x;
-    }
-    return n ? v[n / 2] : 0;
-}
-
-/*
- * Learn from the newest publish (1: a new one, 0: nothing new). A camera or
- * a paced writer publishes on a schedule, each frame late by some amount,
- * never early: the interval is the median of recent deltas, and the
- * schedule's line (`anchor`, the time frame `anchor_seq` was due) follows
- * the earliest frames: a frame before the line moves it back at once, late
- * ones move it on slowly (so a wrong interval or a drifting clock is
- * followed). `lateness` is how late frames come after the line on average,
- * `jitter` how far from that they come (an envelope: near the larger ones).
- */
-static int observe(struct fbus__lowlat *ll, const struct fbus__header *h)
+/* Learn from the newest publish: the interval between two frames in a row,
+ * and how long the frame took from its heads-up to its publish. The times
+ * come from the region, which may hold anything: differences saturate. */
+static void observe(struct fbus__lowlat *ll, const struct fbus__header *h)
 {
     uint64_t seq;
-    int64_t ns, late;
+    int64_t ns;
 
     if (!newest_publish(h, &seq, &ns) || seq == ll->seen_seq)
-        return 0;
-    if (seq < ll->seen_seq || ll->seen_seq == 0 || ns <= ll->seen_ns) {
-        /* A new session, or the first look: start over from here. */
-        ll->seen_seq = seq;
-        ll->seen_ns = ns;
-        ll->interval = 0;
-        ll->ndeltas = 0;
-        ll->jitter = 0;
-        ll->lateness = 0;
-        ll->anchor_seq = 0;
-        ll->score = LL_SCORE_MAX;
-        return 1;
-    }
-    ll->deltas[ll->ndeltas++ % FBUS__LL_DELTAS] =
-        (ns - ll->seen_ns) / (int64_t)(seq - ll->seen_seq);
+        return;
+    if (seq == ll->seen_seq + 1 && ns > ll->seen_ns)
+        keep(ll->interval, &ll->nintervals, fbus__age_ns(ns, ll->seen_ns));
+    if (seq == ll->begun_seq)
+        keep(ll->fill, &ll->nfills, fbus__age_ns(ns, ll->begun_ns));
     ll->seen_seq = seq;
     ll->seen_ns = ns;
-    ll->interval = median_delta(ll);
-    if (ll->anchor_seq == 0 || ll->ndeltas < 3) {
-        ll->anchor_seq = seq;
-        ll->anchor = ns;
-        return 1;
-    }
-    late = ns - (ll->anchor + ll->interval * (int64_t)(seq - ll->anchor_seq));
-    if (late < -ll->interval / 2 || late > 4 * ll->interval) {
-        /* Not on this schedule at all (a pause, a new rate): start the
-         * line again from this frame. */
-        ll->anchor_seq = seq;
-        ll->anchor = ns;
-        return 1;
-    }
-    if (late < 0) {
-        ll->anchor_seq = seq;
-        ll->anchor = ns;
-        late = 0;
-    } else {
-        ll->anchor_seq = seq;
-        ll->anchor = ns - late + late / 16;
-    }
-    ll->jitter =
-        envelope(ll->jitter, late < ll->lateness ? ll->lateness - late : late - ll->lateness);
-    ll->lateness = ewma(ll->lateness, late);
-    return 1;
 }
 
-/* Whether a frame after last_seq is out, or the stream stopped being live. */
+/* Whether no frame after last_seq is out and the stream is still live. */
 static int nothing_new(const struct fbus__header *h, uint64_t last_seq)
 {
-    uint64_t c = atomic_load_explicit(&h->cursor, memory_order_acquire);
+    uint64_t c = atomic_load_explicit(&h->cursor, memory_order_seq_cst);
 
     return FBUS__CURSOR_SEQ(c) <= last_seq &&
            atomic_load_explicit(&h->state, memory_order_relaxed) == FBUS__STATE_LIVE;
@@ -145,7 +111,7 @@ static int nothing_new(const struct fbus__header *h, uint64_t last_seq)
 
 /* Sleep on the publish futex with bit set in the waiting mask (so the
  * writer wakes us), at most ns. */
-static void futex_sleep(struct fbus__header *h, uint64_t last_seq, uint64_t bit, int64_t ns)
+static void sleep_publish(struct fbus__header *h, uint64_t last_seq, uint64_t bit, int64_t ns)
 {
     uint32_t v;
 
@@ -160,88 +126,98 @@ static void futex_sleep(struct fbus__header *h, uint64_t last_seq, uint64_t bit,
     atomic_fetch_and_explicit(&h->waiting_mask, ~bit, memory_order_seq_cst);
 }
 
-/* A spin that caught its frame raises the score, a frame that came while we
- * were asleep or not within the spin lowers it. */
-static void scored(struct fbus__lowlat *ll, int hit)
+/* Sleep on the heads-up futex until the writer begins a frame after
+ * last_seq (or publishes, or ends), at most ns. The same handshake as
+ * above: bit first, then the look at begun_seq, which the writer stores
+ * before it reads the mask. */
+static void sleep_heads_up(struct fbus__header *h, uint64_t last_seq, uint64_t bit, int64_t ns)
 {
-    if (hit)
-        ll->score += (LL_SCORE_MAX - ll->score) / 8;
-    else
-        ll->score -= ll->score / 8;
+    uint32_t v;
+
+    atomic_fetch_or_explicit(&h->heads_up_mask, bit, memory_order_seq_cst);
+    v = atomic_load_explicit(&h->heads_up_futex, memory_order_seq_cst);
+    if (atomic_load_explicit(&h->begun_seq, memory_order_seq_cst) <= last_seq &&
+        nothing_new(h, last_seq))
+        fbus__futex_wait(&h->heads_up_futex, v, ns);
+    atomic_fetch_and_explicit(&h->heads_up_mask, ~bit, memory_order_seq_cst);
+}
+
+/* How long to spin for a frame at most: a share of the interval. */
+static int64_t spin_cap(const struct fbus__lowlat *ll)
+{
+    int64_t iv = quantile(ll->interval, ll->nintervals, 4), cap;
+
+    if (ll->nintervals < 3 || iv <= 0)
+        return LL_SPIN_DEFAULT;
+    cap = iv / LL_SPIN_SHARE;
+    return cap < LL_SPIN_MIN ? LL_SPIN_MIN : cap > LL_SPIN_MAX ? LL_SPIN_MAX : cap;
 }
 
 void fbus__lowlat_wait(struct fbus__lowlat *ll, struct fbus__header *h, uint64_t last_seq,
                        uint64_t bit, int64_t left)
 {
-    int64_t start = fbus_now_ns(), now = start, due, early, spin_cap, spin_from, wake_at, spin_end;
+    int64_t start = fbus_now_ns(), now = start, end = start + left, cap, ahead, spin_end;
+    uint64_t begun;
+    uint32_t begun_cpu;
+    int yield = 0;
 
-    if (observe(ll, h))
-        ll->frames++;
-    if (ll->ndeltas < 3 || ll->seen_seq != last_seq || ll->interval <= 0) {
-        /* Nothing learnt yet, or we are behind the stream: a plain wait. */
-        futex_sleep(h, last_seq, bit, left);
+    if (!(h->features & FBUS__FEAT_HEADS_UP)) {
+        /* A writer of an older build: it gives no heads-up. */
+        sleep_publish(h, last_seq, bit, left);
         return;
     }
-    /* Where timed sleeps come back too late to catch frames (a machine
-     * with more runnable threads than CPUs), a timed wake-up only adds the
-     * wait for a CPU to the latency: wait plainly, and try again now and
-     * then. */
-    if (ll->score < LL_SCORE_MAX / 4 && ll->frames % LL_RETRY_EVERY != 0) {
-        futex_sleep(h, last_seq, bit, left);
-        return;
-    }
-    spin_cap = ll->interval / LL_SPIN_SHARE;
-    if (spin_cap > LL_MAX_SPIN_NS)
-        spin_cap = LL_MAX_SPIN_NS;
-    /* The frame is due on the schedule's line plus how late frames come;
-     * spin from a little before, by the jitter, for at most spin_cap. */
-    due = ll->anchor + ll->interval * (int64_t)(last_seq + 1 - ll->anchor_seq) + ll->lateness;
-    early = 2 * ll->jitter + LL_MIN_MARGIN_NS;
-    if (early > spin_cap / 2)
-        early = spin_cap / 2;
-    spin_from = due - early;
-    /* A timed sleep returns late by `oversleep`: ask for that much earlier. */
-    wake_at = spin_from - ll->oversleep;
-    if (now > spin_from + spin_cap) {
-        /* Later than we would spin for: wait for it. */
-        futex_sleep(h, last_seq, bit, left);
-        return;
-    }
-    if (wake_at > now) {
-        int64_t ns = wake_at - now, over;
-
-        futex_sleep(h, last_seq, bit, ns < left ? ns : left);
-        now = fbus_now_ns();
-        if (!nothing_new(h, last_seq)) {
-            /* Woken by the publish. Before we meant to wake: the frame was
-             * early, no harm done. After: we overslept past it. */
-            if (now > wake_at)
-                scored(ll, 0);
+    observe(ll, h);
+    /* Asleep until the writer begins the frame after last_seq. */
+    for (;;) {
+        if (!nothing_new(h, last_seq))
             return;
-        }
-        if (ns >= left)
-            return; /* the caller's time is up */
-        /* How late the kernel wakes us from a timed sleep (timer slack,
-         * waiting for a CPU). One long preemption is not the timer's
-         * doing: clamp it. */
-        over = now - wake_at;
-        ll->oversleep = envelope(ll->oversleep, over < 0 ? 0 : over > spin_cap ? spin_cap : over);
+        begun = atomic_load_explicit(&h->begun_seq, memory_order_acquire);
+        if (begun > last_seq)
+            break;
+        if (now >= end)
+            return;
+        sleep_heads_up(h, last_seq, bit, end - now);
+        now = fbus_now_ns();
+    }
+    if (begun != ll->begun_seq) {
+        ll->begun_seq = begun;
+        ll->begun_ns = atomic_load_explicit(&h->begun_ns, memory_order_relaxed);
+    }
+    begun_cpu = atomic_load_explicit(&h->begun_cpu, memory_order_relaxed);
+    cap = spin_cap(ll);
+    /* Most frames are out this long after their heads-up: sleep through
+     * what comes before the spin, if that is longer than a timed sleep's
+     * lateness. */
+    ahead = quantile(ll->fill, ll->nfills, 7) - cap - quantile(ll->over, ll->novers, 7) -
+            fbus__age_ns(now, ll->begun_ns);
+    if (ll->nfills >= 3 && ahead > 0) {
+        int64_t wake_at = now + (ahead < end - now ? ahead : end - now);
+
+        sleep_publish(h, last_seq, bit, wake_at - now);
+        now = fbus_now_ns();
+        if (!nothing_new(h, last_seq) || now >= end)
+            return;
+        keep(ll->over, &ll->novers, now - wake_at);
     }
     /* Spin, not announced (a publish then costs the writer no system call),
-     * until the frame comes or the spin budget is spent. */
-    spin_end = spin_from + spin_cap;
-    if (spin_end > start + left)
-        spin_end = start + left;
+     * until the frame comes or the spin budget is spent. On the writer's
+     * own CPU a spin would only keep it from finishing the frame: yield to
+     * it instead. */
+    spin_end = now + cap < end ? now + cap : end;
     for (unsigned n = 1; nothing_new(h, last_seq); n++) {
-        CPU_RELAX();
+        if (yield)
+            sched_yield();
+        else
+            CPU_RELAX();
         if (n % LL_CLOCK_EVERY == 0) {
+            int cpu = sched_getcpu();
+
+            yield = cpu >= 0 && (uint32_t)cpu == begun_cpu;
             now = fbus_now_ns();
             if (now >= spin_end) {
-                scored(ll, 0);
-                futex_sleep(h, last_seq, bit, left - (now - start));
+                sleep_publish(h, last_seq, bit, end - now);
                 return;
             }
         }
     }
-    scored(ll, 1);
 }

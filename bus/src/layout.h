@@ -19,6 +19,9 @@
 #define FBUS__CACHELINE      64
 #define FBUS__PAGE           4096
 
+/* Header feature bits (`features`). */
+#define FBUS__FEAT_HEADS_UP 0x1u /* the heads-up words below are kept */
+
 /* Header state word. */
 enum {
     FBUS__STATE_LIVE = 1,
@@ -90,7 +93,12 @@ struct fbus__header {
     uint32_t transport;
     int64_t created_ns; /* CLOCK_REALTIME */
     char name[FBUS_NAME_MAX + 8];
-    uint8_t pad0[256 - 192];
+    /* FBUS__FEAT_* bits: what this region's writer does beyond layout
+     * version 2's protocol. A reader uses a feature only if its bit is set,
+     * so a reader of this build works with an older writer and the other
+     * way round. */
+    uint32_t features;
+    uint8_t pad0[256 - 196];
 
     /* Written by the producer only. */
     alignas(FBUS__CACHELINE) _Atomic uint64_t cursor; /* newest published frame */
@@ -110,7 +118,19 @@ struct fbus__header {
     alignas(FBUS__CACHELINE) _Atomic uint32_t publish_futex;
     uint32_t pad2;
     _Atomic uint64_t waiting_mask;
-    uint8_t pad3[FBUS__CACHELINE - 16];
+    /* The heads-up (FBUS__FEAT_HEADS_UP): the writer says when it begins a
+     * frame, before it copies it in, so a low-latency reader can be awake
+     * and spinning when the frame is published. It stores begun_ns,
+     * begun_cpu and then begun_seq (the frame's number) at acquire, bumps
+     * heads_up_futex and wakes it if heads_up_mask has bits (bit i: entry
+     * i's reader sleeps there), and does the same again at publish and at
+     * the end. A cancelled frame puts begun_seq back. */
+    _Atomic uint32_t heads_up_futex;
+    _Atomic uint32_t begun_cpu; /* the CPU the writer began it on */
+    _Atomic uint64_t heads_up_mask;
+    _Atomic uint64_t begun_seq; /* the newest frame begun */
+    _Atomic int64_t begun_ns;   /* when, CLOCK_MONOTONIC */
+    uint8_t pad3[FBUS__CACHELINE - 48];
 
     /* The producer waits here for a lossless reader; readers wake it. */
     alignas(FBUS__CACHELINE) _Atomic uint32_t release_futex;
@@ -130,6 +150,9 @@ _Static_assert(offsetof(struct fbus__header, cursor) == 256, "hot line");
 _Static_assert(offsetof(struct fbus__header, publish_futex) == 320, "futex line");
 _Static_assert(offsetof(struct fbus__header, release_futex) == 384, "futex line");
 _Static_assert(offsetof(struct fbus__header, waiting_mask) == 328, "waiting mask");
+_Static_assert(offsetof(struct fbus__header, heads_up_futex) == 336, "heads-up futex");
+_Static_assert(offsetof(struct fbus__header, begun_ns) == 360, "heads-up words");
+_Static_assert(offsetof(struct fbus__header, features) == 192, "features");
 _Static_assert(offsetof(struct fbus__header, end_seq) == 448, "rare line");
 _Static_assert(sizeof(struct fbus__header) == 512, "header size");
 

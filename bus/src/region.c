@@ -109,6 +109,7 @@ int fbus__region_create(const char *name, fbus_transport t, uint32_t slots, uint
     h.producer_start = fbus__proc_start(getpid());
     h.session = fbus__random64();
     h.mode = mode;
+    h.features = FBUS__FEAT_HEADS_UP;
     h.transport = (uint32_t)t;
     h.created_ns = fbus__realtime_ns();
     strncpy(h.name, name, sizeof(h.name) - 1);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -84,11 +85,24 @@ static int reclaim(struct fbus__region *rg)
          * newcomer's bit, set after the CAS, must stay). */
         atomic_fetch_and_explicit(&rg->hdr->waiting_mask, ~(UINT64_C(1) << (i & 63)),
                                   memory_order_seq_cst);
+        atomic_fetch_and_explicit(&rg->hdr->heads_up_mask, ~(UINT64_C(1) << (i & 63)),
+                                  memory_order_seq_cst);
         if (atomic_compare_exchange_strong(&e->state, &st,
                                            FBUS__ENTRY_GEN(st) << 8 | FBUS__ENTRY_FREE))
             freed++;
     }
     return freed;
+}
+
+/* Wake the low-latency readers asleep on the heads-up futex (layout.h).
+ * The store or the publish before is seq_cst, so the mask is read after it:
+ * a reader sets its bit, then looks at begun_seq and the cursor. */
+static void heads_up(struct fbus__header *h)
+{
+    if (atomic_load_explicit(&h->heads_up_mask, memory_order_seq_cst)) {
+        atomic_fetch_add_explicit(&h->heads_up_futex, 1, memory_order_seq_cst);
+        fbus__futex_wake(&h->heads_up_futex, INT32_MAX);
+    }
 }
 
 static void beat(struct fbus_writer *w, int64_t now)
@@ -284,6 +298,8 @@ static void finish_region(struct fbus__region *rg, uint32_t state, uint64_t last
     atomic_store_explicit(&rg->hdr->state, state, memory_order_seq_cst);
     atomic_fetch_add_explicit(&rg->hdr->publish_futex, 1, memory_order_seq_cst);
     fbus__futex_wake(&rg->hdr->publish_futex, INT32_MAX);
+    atomic_fetch_add_explicit(&rg->hdr->heads_up_futex, 1, memory_order_seq_cst);
+    fbus__futex_wake(&rg->hdr->heads_up_futex, INT32_MAX);
 }
 
 /* Whether a reader with reservation `token` is registered (or was, once
@@ -646,7 +662,17 @@ static int claim_slot(struct fbus_writer *w, uint64_t seq, int *forced, uint64_t
 
 static void fill_slot(struct fbus_writer *w, uint32_t i, const fbus_format *fmt, fbus_slot *slot)
 {
+    struct fbus__header *h = w->rg.hdr;
     uint8_t *base = fbus__payload(&w->rg, i);
+    int cpu = sched_getcpu();
+
+    /* The heads-up: frame seq + 1 is coming. Its time and CPU first, the
+     * number last, so a reader that sees the number sees them. */
+    atomic_store_explicit(&h->begun_ns, fbus_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&h->begun_cpu, cpu < 0 ? UINT32_MAX : (uint32_t)cpu,
+                          memory_order_relaxed);
+    atomic_store_explicit(&h->begun_seq, w->seq + 1, memory_order_seq_cst);
+    heads_up(h);
 
     /* The writer's own region: a failure here shows on the first store. */
     (void)fbus__slot_map_in(&w->rg, i, fmt->size, 1);
@@ -749,6 +775,7 @@ FBUS_EXTERN void fbus_writer_cancel(fbus_writer *w, fbus_slot *slot)
     /* Nothing was published: the slot holds its old frame's bytes only if
      * the caller did not write, so call it empty. */
     atomic_store_explicit(&fbus__desc(&w->rg, w->held)->lock, 0, memory_order_release);
+    atomic_store_explicit(&w->rg.hdr->begun_seq, w->seq, memory_order_seq_cst);
     w->slot_seq[w->held] = 0;
     w->holding = 0;
     if (slot)
@@ -803,6 +830,7 @@ FBUS_EXTERN int fbus_writer_publish(fbus_writer *w, fbus_slot *slot, const fbus_
         atomic_fetch_add_explicit(&h->publish_futex, 1, memory_order_seq_cst);
         fbus__futex_wake(&h->publish_futex, INT32_MAX);
     }
+    heads_up(h);
     return 0;
 }
 

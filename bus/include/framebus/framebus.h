@@ -328,13 +328,15 @@ typedef struct fbus_reader_opts {
  * another user gives FBUS_EOWNER instead of its frames. */
 #define FBUS_READER_SAME_USER 0x4u
 /* Wake within microseconds of a publish, for a preview or a control loop at
- * a camera's rate: the reader learns the frame interval from the publish
- * times, sleeps until shortly before the next frame is due, then spins
- * (bounded: at most 1/64 of the interval a frame, so at most ~1.6 % of a
- * core) instead of waiting for the kernel to wake it on publish. The margin
- * adapts to the jitter it sees. Without it a sleeping reader is woken by the
- * kernel (tens of microseconds on a VM) and uses no CPU while it waits.
- * Observers (which cannot write the futex words) ignore it. */
+ * a camera's rate: the reader sleeps until the writer *begins* a frame (the
+ * writer says so in fbus_writer_acquire), then spins until the frame is
+ * published, for at most 1/32 of the frame interval (so at most ~3 % of a
+ * core; in practice the copy's time, ~1-2 % for 1080p at 60 fps), then
+ * waits as a plain reader. Without it a sleeping reader is woken by the
+ * kernel after the publish (15-130 us on a VM) and uses no CPU while it
+ * waits. Best with the reader on another CPU than the writer
+ * (docs/latency.md). With a writer of an older version it waits plainly;
+ * observers (which cannot write the futex words) ignore it. */
 #define FBUS_READER_LOW_LATENCY 0x8u
 
 /*
