@@ -243,20 +243,59 @@ static int die_after_a_while(void *arg)
     return 0;
 }
 
+/* The tools' view of a bus that published one frame: no rate yet (it is
+ * in its first second). A run slower than that second (a loaded machine, a
+ * sanitizer build) says nothing either way: it is tried again with a new
+ * bus, up to 5 times. */
+static void check_young(const char *dead)
+{
+    char young[FBUS_NAME_MAX + 1], want[256];
+    int tries = 0;
+
+    for (;; tries++) {
+        fbus_writer *w;
+        fbus_format f;
+        tt_result res, res2;
+        int64_t t0;
+
+        assert_true(tries < 5);
+        tt_bus_name(young, sizeof(young), "ttfps");
+        t0 = tu_now_ns();
+        w = tt_open_writer(young, FBUS_TRANSPORT_POSIX, "gray", 8, 8, 2, &f);
+        assert_int_equal(tu_publish(w, &f, TU_SEC, NULL), 0);
+        tt_run(&res, RUN_MS, "\"$FB\" list --json; \"$FB\" stat %s --json", young);
+        tt_run(&res2, RUN_MS, "\"$FB\" list | awk '$1 == \"%s\" || $1 == \"%s\" {print $1, $NF}'",
+               dead, young);
+        fbus_writer_close(w);
+        if (tu_now_ns() - t0 < 900 * TU_MS) {
+            assert_int_equal(res.status, 0);
+            snprintf(want, sizeof(want),
+                     "{\"name\": \"%s\", \"transport\": \"posix\", \"state\": \"live\"", young);
+            tt_assert_contains(res.out, want);
+            tt_assert_contains(strstr(res.out, want), "\"frames\": 1, \"fps\": null}");
+            tt_assert_contains(res.out, "\"frames\": 1,\n  \"fps\": null,");
+            snprintf(want, sizeof(want), "%s -\n%s -\n", dead, young);
+            assert_string_equal(res2.out, want);
+        }
+        tt_free(&res);
+        tt_free(&res2);
+        if (tu_now_ns() - t0 < 900 * TU_MS)
+            return;
+        print_message("the tools took more than 0.9 s: again with a new bus\n");
+    }
+}
+
 /* The rate shown is one a producer is publishing at: none for a dead bus
  * (not its last rate forever), none yet in a bus's first second (not 0). */
 static void test_fps_shown(void **state)
 {
-    char young[FBUS_NAME_MAX + 1], dead[FBUS_NAME_MAX + 1], want[256];
-    fbus_format f;
-    fbus_writer *w;
+    char dead[FBUS_NAME_MAX + 1], want[256];
     fbus_stats st;
     tt_result res;
     pid_t child;
 
     (void)state;
     tt_bus_name(dead, sizeof(dead), "ttfps");
-    tt_bus_name(young, sizeof(young), "ttfps");
     child = tu_fork(die_after_a_while, dead, 20);
     assert_int_equal(tu_wait(child, 20000), 0);
     for (int i = 0; i < 100; i++) {
@@ -265,29 +304,16 @@ static void test_fps_shown(void **state)
         tu_sleep_ms(50);
     }
     assert_int_equal(st.state, FBUS_STATE_DEAD);
-    w = tt_open_writer(young, FBUS_TRANSPORT_POSIX, "gray", 8, 8, 2, &f);
-    assert_int_equal(tu_publish(w, &f, TU_SEC, NULL), 0);
 
-    tt_run(&res, RUN_MS, "\"$FB\" list --json; \"$FB\" stat %s; \"$FB\" stat %s --json", dead,
-           young);
+    tt_run(&res, RUN_MS, "\"$FB\" list --json; \"$FB\" stat %s", dead);
     assert_int_equal(res.status, 0);
     snprintf(want, sizeof(want), "{\"name\": \"%s\", \"transport\": \"posix\", \"state\": \"dead\"",
              dead);
     tt_assert_contains(res.out, want);
     tt_assert_contains(strstr(res.out, want), "\"frames\": 65, \"fps\": null}");
-    snprintf(want, sizeof(want), "{\"name\": \"%s\", \"transport\": \"posix\", \"state\": \"live\"",
-             young);
-    tt_assert_contains(res.out, want);
-    tt_assert_contains(strstr(res.out, want), "\"frames\": 1, \"fps\": null}");
     tt_assert_contains(res.out, "frames     65 published, - fps, last ");
-    tt_assert_contains(res.out, "\"frames\": 1,\n  \"fps\": null,");
     tt_free(&res);
-    tt_run(&res, RUN_MS, "\"$FB\" list | awk '$1 == \"%s\" || $1 == \"%s\" {print $1, $NF}'", dead,
-           young);
-    snprintf(want, sizeof(want), "%s -\n%s -\n", dead, young);
-    assert_string_equal(res.out, want);
-    tt_free(&res);
-    fbus_writer_close(w);
+    check_young(dead);
 }
 
 /* ------------------------------------------------------------------- rm */
