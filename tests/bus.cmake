@@ -66,6 +66,13 @@ fbus_bus_test(test_headsup
     TIMEOUT 180
     LABELS protocol)
 
+# Who wakes a writer waiting for lossless readers (the last release of the
+# oldest frame); white-box for the futex word.
+fbus_bus_test(test_wakes
+    LIBS framebus_internal Threads::Threads
+    TIMEOUT 180
+    LABELS protocol)
+
 # FBUS_READER_LOW_LATENCY: every frame on both policies, a paused stream,
 # a bounded spin.
 fbus_bus_test(test_latency

@@ -264,6 +264,7 @@ void fbus__sysv_keyfile(const char *name, char *buf,
 #define FBUS__STALE_NS            (250 * 1000000LL) /* then check the pid */
 #define FBUS__PRODUCER_TIMEOUT_NS 1000000000LL      /* default: gone even if pid lives */
 #define FBUS__WAIT_CHUNK_NS       (50 * 1000000LL)  /* longest single futex sleep */
+#define FBUS__LOOK_EVERY_NS       (10 * 1000000LL)  /* liveness system calls, at most */
 #define FBUS__RESERVE_NS          2000000000LL      /* default wait for reserved readers */
 #define FBUS__LEASE_NS            10000000000LL     /* default lease of a lossless reader */
 

@@ -299,9 +299,23 @@ FBUS_EXTERN int fbus_reader_acquire(fbus_reader *r, int64_t timeout_ns, fbus_fra
             return got;
         }
         now = fbus_now_ns();
-        status = fbus__producer_status(&r->rg, r->producer_timeout, now);
-        if (status == FBUS__STATE_STALLED && !stalled_long(r, now))
+        /* The producer's state word is read every time; its lock and the
+         * object's size (a system call each) at most every
+         * FBUS__LOOK_EVERY_NS: a reader that waits for every frame of a
+         * fast stream would otherwise make them for every frame. */
+        if (atomic_load_explicit(&r->rg.hdr->state, memory_order_acquire) == FBUS__STATE_LIVE &&
+            fbus__age_ns(now, r->looked_ns) < FBUS__LOOK_EVERY_NS) {
             status = FBUS__STATE_LIVE;
+        } else {
+            status = fbus__producer_status(&r->rg, r->producer_timeout, now);
+            if (status == FBUS__STATE_STALLED && !stalled_long(r, now))
+                status = FBUS__STATE_LIVE;
+            if (status == FBUS__STATE_LIVE && shrunk(r)) {
+                fbus__reader_detach(r);
+                return FBUS_EBADREGION;
+            }
+            r->looked_ns = now;
+        }
         if (status != FBUS__STATE_LIVE) {
             /* Frames published before the end are still delivered. */
             got = try_take(r, frame);
@@ -311,14 +325,42 @@ FBUS_EXTERN int fbus_reader_acquire(fbus_reader *r, int64_t timeout_ns, fbus_fra
             fbus__reader_detach(r);
             return status_error(status);
         }
-        if (shrunk(r)) {
-            fbus__reader_detach(r);
-            return FBUS_EBADREGION;
-        }
         if (now >= deadline)
             return fbus__timed_out(timeout_ns);
         wait_publish(r, deadline - now);
     }
+}
+
+/*
+ * Whether our release (consumed: old -> newer) moved the oldest frame the
+ * writer waits for: no other lossless reader it waits for is at or below
+ * old. Only then is a wake of a waiting writer any use; with N readers in
+ * step, one wake a frame instead of N. Of two readers that release the
+ * oldest frame at once, each stores its consumed (seq_cst) before it loads
+ * the other's, so at least the second sees the first's and wakes. A newly
+ * registered reader wakes the writer itself, and the writer frees dead
+ * entries and demotes stopped ones on its own.
+ */
+static int oldest_moved(const struct fbus_reader *r, uint64_t old)
+{
+    const struct fbus__region *rg = &r->rg;
+    uint32_t hw = fbus__readers_hw(rg);
+
+    for (uint32_t i = 0; i < hw; i++) {
+        const struct fbus__reader_entry *e = &rg->readers[i];
+        uint32_t st;
+
+        if (i == r->entry_index)
+            continue;
+        st = atomic_load_explicit(&e->state, memory_order_seq_cst);
+        if (FBUS__ENTRY_KIND(st) != FBUS__ENTRY_ACTIVE ||
+            atomic_load_explicit(&e->policy, memory_order_relaxed) != FBUS_POLICY_LOSSLESS ||
+            atomic_load_explicit(&e->demoted, memory_order_seq_cst) == FBUS__DEMOTED(st))
+            continue;
+        if (atomic_load_explicit(&e->consumed, memory_order_seq_cst) <= old)
+            return 0;
+    }
+    return 1;
 }
 
 FBUS_EXTERN int fbus_reader_release(fbus_reader *r, fbus_frame *frame)
@@ -344,12 +386,15 @@ FBUS_EXTERN int fbus_reader_release(fbus_reader *r, fbus_frame *frame)
         count(r, r->entry ? &r->entry->overruns : NULL, &r->overruns, 1);
     if (r->entry) {
         struct fbus__reader_entry *e = r->entry;
+        uint64_t old = atomic_load_explicit(&e->consumed, memory_order_relaxed);
+
         atomic_store_explicit(&e->pin, 0, memory_order_release);
         /* seq_cst store, then seq_cst load of writer_waiting: either the
          * writer sees the new consumed or we see that it waits. */
         atomic_store_explicit(&e->consumed, r->held_seq, memory_order_seq_cst);
         if (r->policy == FBUS_POLICY_LOSSLESS &&
-            atomic_load_explicit(&h->writer_waiting, memory_order_seq_cst)) {
+            atomic_load_explicit(&h->writer_waiting, memory_order_seq_cst) &&
+            oldest_moved(r, old)) {
             atomic_fetch_add_explicit(&h->release_futex, 1, memory_order_seq_cst);
             fbus__futex_wake(&h->release_futex, 1);
         }

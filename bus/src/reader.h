@@ -32,7 +32,8 @@ struct fbus_reader {
     int64_t hb_value;
     int64_t hb_since;
     int64_t hb_looks;
-    int new_session; /* next frame is the first of a session */
+    int64_t looked_ns; /* the last liveness and size check (system calls) */
+    int new_session;   /* next frame is the first of a session */
     int holding;
     uint64_t held_seq;
     uint32_t held_slot;

@@ -42,6 +42,7 @@ struct fbus_writer {
     int64_t lease_ns; /* negative: lossless readers hold us forever */
     unsigned repairs; /* guard.c's repairs of our mapping, last seen */
     struct lease leases[FBUS_MAX_READERS];
+    int64_t reclaimed_ns; /* the acquire's last reclaim */
 
     /* Heartbeat thread; the lock guards `rg` against a region move. */
     int thread_started;
@@ -759,12 +760,18 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
         atomic_store_explicit(&h->writer_waiting, 0, memory_order_relaxed);
         if (!w->thread_started)
             fbus_writer_heartbeat(w);
-        /* Under the lock, as in the heartbeat thread: one reclaimer at a
-         * time. */
-        pthread_mutex_lock(&w->lock);
-        reclaim(&w->rg);
-        pthread_mutex_unlock(&w->lock);
-        check_leases(w, need, fbus_now_ns());
+        now = fbus_now_ns();
+        /* Dead readers, at most every FBUS__LOOK_EVERY_NS (a lock test per
+         * entry: with readers that release every frame, this wait comes
+         * every frame). Under the lock, as in the heartbeat thread: one
+         * reclaimer at a time. */
+        if (fbus__age_ns(now, w->reclaimed_ns) >= FBUS__LOOK_EVERY_NS) {
+            pthread_mutex_lock(&w->lock);
+            reclaim(&w->rg);
+            pthread_mutex_unlock(&w->lock);
+            w->reclaimed_ns = now;
+        }
+        check_leases(w, need, now);
     }
 }
 
