@@ -636,9 +636,10 @@ static void gst_framebus_src_class_init(GstFramebusSrcClass *klass)
     g_object_class_install_property(
         oc, PROP_LOW_LATENCY,
         g_param_spec_boolean("low-latency", "Low latency",
-                             "Wake within microseconds of a publish: learn the frame interval "
-                             "and spin briefly (at most 1/64 of it) before each frame is due "
-                             "instead of sleeping until the kernel wakes the thread",
+                             "Wake within microseconds of a publish: sleep until the writer "
+                             "begins a frame, then spin until it is published (at most 1/32 "
+                             "of the frame interval) instead of sleeping until the kernel "
+                             "wakes the thread after the publish",
                              FALSE, rw));
     g_object_class_install_property(
         oc, PROP_PUSHED,

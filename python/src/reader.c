@@ -396,8 +396,8 @@ PyTypeObject fbpy_ReaderType = {
               "timeout: default of read() and iteration, in seconds; None waits forever.\n"
               "transport: \"posix\" (shm_open) or \"sysv\" (shmget).\n"
               "same_user: refuse a bus owned by another user (framebus.EOWNER).\n"
-              "low_latency: wake within microseconds of a publish (learns the frame\n"
-              "  interval, spins briefly before each frame is due: at most ~1.6% of a core).\n\n"
+              "low_latency: wake within microseconds of a publish (awake from when the\n"
+              "  writer begins a frame: ~1-2% of a core at 1080p60).\n\n"
               "Iterating yields Frames until the writer closes the bus. A context manager:\n"
               "the with block closes it. Create it in the process that uses it.",
     .tp_iter = PyObject_SelfIter,
