@@ -754,6 +754,12 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
         v = atomic_load_explicit(&h->release_futex, memory_order_seq_cst);
         if (oldest_needed(&w->rg) == need) {
             int64_t left = deadline - now;
+            /* A release that did not move the oldest frame wakes no one:
+             * a dead or stopped reader holding it is ours to find, so
+             * look at least every FBUS__LOOK_EVERY_NS. */
+            if (left > FBUS__LOOK_EVERY_NS)
+                left = FBUS__LOOK_EVERY_NS;
+            check_leases(w, need, now); /* start the lease watch now */
             atomic_fetch_add_explicit(&h->writer_waits, 1, memory_order_relaxed);
             fbus__futex_wait_chunk(&h->release_futex, v, left);
         }
