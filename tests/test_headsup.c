@@ -8,6 +8,7 @@
  * the feature bit (an older build) each leave every frame delivered and no
  * process spinning. White-box: it reads the header's words.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -37,6 +38,7 @@ struct msg {
 struct reader_arg {
     const char *name;
     int fd;
+    int64_t timeout_ns; /* of each acquire; 0: 30 s */
 };
 
 static int64_t cpu_ns(void)
@@ -64,7 +66,11 @@ static int reader_child(void *p)
     while (err >= 0) {
         fbus_frame f;
 
-        err = fbus_reader_acquire(r, 30 * TU_SEC, &f);
+        err = fbus_reader_acquire(r, a->timeout_ns ? a->timeout_ns : 30 * TU_SEC, &f);
+        if (err == -ETIMEDOUT) {
+            err = 0;
+            continue; /* as a display loop that polls */
+        }
         if (err < 0)
             break;
         m.seq = f.seq;
@@ -92,7 +98,7 @@ struct ctx {
 
 /* A writer with one lossless low-latency reader attached; `features` (if
  * not ~0u) replaces the header's feature bits before the reader attaches. */
-static void start(struct ctx *c, void **state, uint32_t features)
+static void start_polling(struct ctx *c, void **state, uint32_t features, int64_t timeout_ns)
 {
     fbus_writer_opts wo;
     struct reader_arg ra;
@@ -107,10 +113,15 @@ static void start(struct ctx *c, void **state, uint32_t features)
     if (features != ~0u)
         ((struct fbus__header *)c->reg.base)->features = features;
     assert_int_equal(pipe(c->fds), 0);
-    ra = (struct reader_arg){c->fx->name, c->fds[1]};
+    ra = (struct reader_arg){c->fx->name, c->fds[1], timeout_ns};
     c->pid = tu_fork(reader_child, &ra, 60);
     assert_true(c->pid > 0);
     assert_int_equal(fbus_writer_wait_readers(c->w, 1, 20 * TU_SEC), 0);
+}
+
+static void start(struct ctx *c, void **state, uint32_t features)
+{
+    start_polling(c, state, features, 0);
 }
 
 /* Wait until (word & mask) == want, at most WAIT_MS: whether it came. */
@@ -135,6 +146,8 @@ static void expect_frame(struct ctx *c, uint64_t seq)
 {
     struct msg m = next(c);
 
+    if (m.seq == 0)
+        print_message("the reader ended: %s\n", fbus_strerror(m.err));
     assert_int_equal(m.seq, seq);
     assert_true(m.ok);
 }
@@ -281,6 +294,64 @@ static void test_no_feature(void **state)
     finish(&c);
 }
 
+/* A writer that holds a begun frame for a second (a producer waiting for
+ * its input, a stopped one) while the reader polls with 1 ms timeouts, as
+ * a display loop does: the reader spins the frame's budget once, not once
+ * per call (which was ~45 % of a core here). */
+static void test_held_frame_polled(void **state)
+{
+    struct ctx c;
+    fbus_slot slot;
+    int64_t cpu;
+
+    start_polling(&c, state, ~0u, TU_MS);
+    assert_int_equal(tu_publish(c.w, &c.fx->fmt, 5 * TU_SEC, NULL), 0);
+    expect_frame(&c, 1);
+    assert_int_equal(fbus_writer_acquire(c.w, &c.fx->fmt, 5 * TU_SEC, &slot), 0);
+    tu_sleep_ms(1500);
+    tu_fill(&slot, 2);
+    assert_int_equal(fbus_writer_publish(c.w, &slot, NULL), 0);
+    expect_frame(&c, 2);
+    cpu = finish(&c);
+    print_message("low-latency reader polling a held frame: %.1f ms of CPU in ~1.5 s\n",
+                  (double)cpu / 1e6);
+    /* Spinning 200 us of every 1 ms call would be 300 ms. */
+    assert_true(cpu < 100 * TU_MS);
+}
+
+/* Someone with write access announces a frame that never comes, with
+ * extreme times: no overflow (UBSan aborts on one), a bounded spin, and the
+ * real frames still arrive. */
+static void test_hostile_heads_up(void **state)
+{
+    static const int64_t times[] = {INT64_MIN, INT64_MAX, 0, -1};
+    struct ctx c;
+    struct fbus__header *hh;
+    int64_t cpu;
+
+    start(&c, state, ~0u);
+    hh = (struct fbus__header *)c.reg.base;
+    assert_int_equal(tu_publish(c.w, &c.fx->fmt, 5 * TU_SEC, NULL), 0);
+    expect_frame(&c, 1);
+    for (unsigned i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        assert_true(word_becomes(&c.h->heads_up_mask, ~UINT64_C(0), 1));
+        atomic_store(&hh->begun_ns, times[i]);
+        atomic_store(&hh->begun_cpu, i % 2 ? UINT32_MAX : 0);
+        atomic_store(&hh->begun_seq, i % 2 ? UINT64_MAX : 2);
+        atomic_fetch_add(&hh->heads_up_futex, 1);
+        /* The reader spins a budget, then sleeps on the publish futex. */
+        assert_true(word_becomes(&c.h->waiting_mask, ~UINT64_C(0), 1));
+        atomic_store(&hh->begun_seq, 1);
+        tu_sleep_ms(200);
+    }
+    for (uint64_t seq = 2; seq <= 10; seq++) {
+        assert_int_equal(tu_publish(c.w, &c.fx->fmt, 5 * TU_SEC, NULL), 0);
+        expect_frame(&c, seq);
+    }
+    cpu = finish(&c);
+    assert_true(cpu < 300 * TU_MS);
+}
+
 static int setup(void **state)
 {
     return tu_fixture_setup(state, "hup");
@@ -294,6 +365,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_end_wakes, setup, tu_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_killed_asleep, setup, tu_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_no_feature, setup, tu_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_held_frame_polled, setup, tu_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_heads_up, setup, tu_fixture_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -209,6 +209,7 @@ struct fbus__lowlat {
     int64_t seen_ns;
     uint64_t begun_seq; /* the frame seen begun, and when */
     int64_t begun_ns;
+    int64_t spun;                    /* spun for it so far, over every call */
     int64_t interval[FBUS__LL_KEEP]; /* between two publishes, recent */
     int64_t fill[FBUS__LL_KEEP];     /* from a frame's heads-up to its publish */
     int64_t over[FBUS__LL_KEEP];     /* how late timed sleeps came back */

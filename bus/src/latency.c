@@ -156,7 +156,8 @@ static int64_t spin_cap(const struct fbus__lowlat *ll)
 void fbus__lowlat_wait(struct fbus__lowlat *ll, struct fbus__header *h, uint64_t last_seq,
                        uint64_t bit, int64_t left)
 {
-    int64_t start = fbus_now_ns(), now = start, end = start + left, cap, ahead, spin_end;
+    int64_t start = fbus_now_ns(), now = start, end = start + left;
+    int64_t cap, age, ahead, bns, spin_start, spin_end;
     uint64_t begun;
     uint32_t begun_cpu;
     int yield = 0;
@@ -179,17 +180,28 @@ void fbus__lowlat_wait(struct fbus__lowlat *ll, struct fbus__header *h, uint64_t
         sleep_heads_up(h, last_seq, bit, end - now);
         now = fbus_now_ns();
     }
-    if (begun != ll->begun_seq) {
+    /* A frame number may be begun again after a cancel: its time tells. */
+    bns = atomic_load_explicit(&h->begun_ns, memory_order_relaxed);
+    if (begun != ll->begun_seq || bns != ll->begun_ns) {
         ll->begun_seq = begun;
-        ll->begun_ns = atomic_load_explicit(&h->begun_ns, memory_order_relaxed);
+        ll->begun_ns = bns;
+        ll->spun = 0;
     }
     begun_cpu = atomic_load_explicit(&h->begun_cpu, memory_order_relaxed);
     cap = spin_cap(ll);
+    if (ll->spun >= cap) {
+        /* This frame's budget is spent (over this call and earlier ones:
+         * a writer that holds a slot while it waits for its input, or was
+         * stopped): wait as a plain reader until something is published. */
+        sleep_publish(h, last_seq, bit, end - now);
+        return;
+    }
     /* Most frames are out this long after their heads-up: sleep through
      * what comes before the spin, if that is longer than a timed sleep's
-     * lateness. */
+     * lateness. The age is clamped: begun_ns comes from the region. */
+    age = fbus__age_ns(now, ll->begun_ns);
     ahead = quantile(ll->fill, ll->nfills, 7) - cap - quantile(ll->over, ll->novers, 7) -
-            fbus__age_ns(now, ll->begun_ns);
+            (age < LL_SAMPLE_MAX ? age : LL_SAMPLE_MAX);
     if (ll->nfills >= 3 && ahead > 0) {
         int64_t wake_at = now + (ahead < end - now ? ahead : end - now);
 
@@ -202,19 +214,22 @@ void fbus__lowlat_wait(struct fbus__lowlat *ll, struct fbus__header *h, uint64_t
     /* Spin, not announced (a publish then costs the writer no system call),
      * until the frame comes or the spin budget is spent. On the writer's
      * own CPU a spin would only keep it from finishing the frame: yield to
-     * it instead. */
-    spin_end = now + cap < end ? now + cap : end;
+     * it instead, and look at the clock after every yield (one may give a
+     * busy process a whole time slice). */
+    spin_start = now;
+    spin_end = now + (cap - ll->spun) < end ? now + (cap - ll->spun) : end;
     for (unsigned n = 1; nothing_new(h, last_seq); n++) {
         if (yield)
             sched_yield();
         else
             CPU_RELAX();
-        if (n % LL_CLOCK_EVERY == 0) {
+        if (yield || n % LL_CLOCK_EVERY == 0) {
             int cpu = sched_getcpu();
 
             yield = cpu >= 0 && (uint32_t)cpu == begun_cpu;
             now = fbus_now_ns();
             if (now >= spin_end) {
+                ll->spun += now - spin_start;
                 sleep_publish(h, last_seq, bit, end - now);
                 return;
             }
