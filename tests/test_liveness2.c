@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "internal.h"
 #include "layout.h"
 #include "testutil.h"
 
@@ -1193,6 +1194,44 @@ static int child_dies_claiming(void *arg)
     return 2; /* not reached */
 }
 
+/* A lossless reader that reserved the name while a stream was live but
+ * attaches only after it ended does not read it (that stream was made
+ * before its reservation), so the writer's close must not keep the name for
+ * it: it returned after the whole reserve bound (2 s) in 1 close in 10 when
+ * the timing fell so. One reserved before the stream was made is still
+ * waited for (it will read the ended stream). */
+static void test_close_not_held_by_late_reservation(void **state)
+{
+    struct tu_fixture *c = *state;
+    fbus_writer_opts o = {.format = &c->fmt, .reserve_timeout_ns = 3 * TU_SEC};
+    struct fbus__reservation rv;
+    fbus_writer *w;
+    int64_t t0, took;
+
+    /* Late: reserved after the stream was made. */
+    w = open_writer_opts(c, &o);
+    assert_non_null(w);
+    assert_int_equal(tu_publish(w, &c->fmt, TU_SEC, NULL), 0);
+    tu_sleep_ms(2); /* the realtime clock moves on past the stream's creation */
+    assert_int_equal(fbus__reserve_make(c->name, FBUS_TRANSPORT_POSIX, &rv), 0);
+    t0 = tu_now_ns();
+    fbus_writer_close(w);
+    took = tu_now_ns() - t0;
+    print_message("close with a later reservation: %.1f ms\n", (double)took / 1e6);
+    assert_true(took < 2 * TU_SEC);
+
+    /* Early: this one reserved before the next stream was made, and the
+     * close keeps the name for it until the bound. */
+    w = open_writer_opts(c, &o);
+    assert_non_null(w);
+    t0 = tu_now_ns();
+    fbus_writer_close(w);
+    took = tu_now_ns() - t0;
+    print_message("close with an earlier reservation: %.1f ms\n", (double)took / 1e6);
+    assert_true(took >= 2 * TU_SEC);
+    fbus__reserve_drop(&rv);
+}
+
 static void test_killed_while_claiming_first_entry(void **state)
 {
     struct tu_fixture *c = *state;
@@ -1245,6 +1284,7 @@ int main(void)
         T(test_concurrent_reservations),
         T(test_polling_writer_lease),
         T(test_killed_while_claiming_first_entry),
+        T(test_close_not_held_by_late_reservation),
     };
 #undef T
 

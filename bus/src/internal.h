@@ -167,11 +167,12 @@ struct fbus__reservation {
 /* A reservation for a reader waiting on transport t (or FBUS_TRANSPORT_ANY). */
 int fbus__reserve_make(const char *name, fbus_transport t, struct fbus__reservation *rv);
 void fbus__reserve_drop(struct fbus__reservation *rv);
-/* Call fn for the token of every live reservation of `name` that a writer
- * on transport t with permission bits `mode` honours; removes dead ones
- * where allowed. Returns what fn returned if non-zero, else 0. */
+/* Call fn for the token and creation time (CLOCK_REALTIME; 0 if the file
+ * holds none) of every live reservation of `name` that a writer on
+ * transport t with permission bits `mode` honours; removes dead ones where
+ * allowed. Returns what fn returned if non-zero, else 0. */
 int fbus__reserve_each(const char *name, fbus_transport t, uint32_t mode,
-                       int (*fn)(uint64_t token, void *opaque), void *opaque);
+                       int (*fn)(uint64_t token, int64_t created_ns, void *opaque), void *opaque);
 
 /* namewait.c: wake up when a name may have appeared in /dev/shm. */
 int fbus__name_watch_open(void); /* an inotify descriptor, or -1 */

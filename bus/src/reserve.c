@@ -56,9 +56,10 @@ static uint64_t token_of(const char *entry, const char *name, char *t)
     return *end ? 0 : v;
 }
 
-static int ignore_token(uint64_t token, void *opaque)
+static int ignore_token(uint64_t token, int64_t created_ns, void *opaque)
 {
     (void)token;
+    (void)created_ns;
     (void)opaque;
     return 0;
 }
@@ -89,7 +90,12 @@ int fbus__reserve_make(const char *name, fbus_transport t, struct fbus__reservat
     /* Before the rename: a region made after the reservation became
      * visible has a later creation time than this. */
     rv->created_ns = fbus__realtime_ns();
-    if (fchmod(rv->fd, 0644) < 0 || (err = fbus__lock_take(rv->fd, 0)) < 0 ||
+    /* The time goes in the file too: a writer that closes its stream need
+     * not wait for a reader that will not read a stream ended before it
+     * reserved (see count_missing in writer.c). */
+    if (pwrite(rv->fd, &rv->created_ns, sizeof(rv->created_ns), 0) !=
+            (ssize_t)sizeof(rv->created_ns) ||
+        fchmod(rv->fd, 0644) < 0 || (err = fbus__lock_take(rv->fd, 0)) < 0 ||
         rename(tmp, rv->path) < 0) {
         err = err < 0 ? err : -errno;
         unlink(tmp);
@@ -121,7 +127,7 @@ static int honoured(uid_t uid, uint32_t mode)
 }
 
 int fbus__reserve_each(const char *name, fbus_transport t, uint32_t mode,
-                       int (*fn)(uint64_t token, void *opaque), void *opaque)
+                       int (*fn)(uint64_t token, int64_t created_ns, void *opaque), void *opaque)
 {
     DIR *d = opendir(FBUS__SHM_DIR);
     struct dirent *de;
@@ -134,6 +140,7 @@ int fbus__reserve_each(const char *name, fbus_transport t, uint32_t mode,
         uint64_t token = token_of(de->d_name, name, &letter);
         char path[sizeof(((struct fbus__reservation *)0)->path)];
         struct stat st;
+        int64_t created = 0;
         int fd, held;
 
         if (!token || rsv_path(name, letter, token, path, sizeof(path)) < 0)
@@ -146,6 +153,9 @@ int fbus__reserve_each(const char *name, fbus_transport t, uint32_t mode,
             continue;
         }
         held = fbus__lock_held(fd, 0);
+        /* 0 for a file of an older build, which holds no time. */
+        if (pread(fd, &created, sizeof(created), 0) != (ssize_t)sizeof(created))
+            created = 0;
         close(fd);
         if (held == 0) {
             unlink(path); /* its reader died; fails harmlessly if not ours */
@@ -153,7 +163,7 @@ int fbus__reserve_each(const char *name, fbus_transport t, uint32_t mode,
         }
         /* Live: honoured by a writer of its transport (or any). */
         if (held > 0 && (t == FBUS_TRANSPORT_ANY || letter == 'a' || letter == transport_letter(t)))
-            rc = fn(token, opaque);
+            rc = fn(token, created, opaque);
     }
     closedir(d);
     return rc;
