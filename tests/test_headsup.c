@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -41,15 +40,6 @@ struct reader_arg {
     int64_t timeout_ns; /* of each acquire; 0: 30 s */
 };
 
-static int64_t cpu_ns(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * TU_SEC +
-           (int64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
-}
-
 /* A lossless low-latency reader: each frame's number and check through the
  * pipe until the stream ends (or an acquire fails). */
 static int reader_child(void *p)
@@ -60,7 +50,7 @@ static int reader_child(void *p)
                            .flags = FBUS_READER_LOW_LATENCY | FBUS_READER_WAIT};
     fbus_reader *r = NULL;
     struct msg m = {0, 0, 0, 0};
-    int64_t c0 = cpu_ns();
+    int64_t c0 = tu_cpu_ns();
     int err = fbus_reader_open(a->name, &ro, &r);
 
     while (err >= 0) {
@@ -82,7 +72,7 @@ static int reader_child(void *p)
     m.seq = 0;
     m.ok = 0;
     m.err = err;
-    m.cpu_ns = cpu_ns() - c0;
+    m.cpu_ns = tu_cpu_ns() - c0;
     fbus_reader_close(r);
     return tu_send(a->fd, &m, sizeof(m)) ? 2 : 0;
 }

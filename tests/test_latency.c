@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,15 +43,6 @@ static int cmp64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int64_t cpu_ns(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * TU_SEC +
-           (int64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
-}
-
 static int reader_child(void *p)
 {
     struct reader_arg *a = p;
@@ -73,7 +63,7 @@ static int reader_child(void *p)
         return tu_send(a->fd, &rep, sizeof(rep)) ? 2 : 0;
     }
     t0 = tu_now_ns();
-    c0 = cpu_ns();
+    c0 = tu_cpu_ns();
     for (;;) {
         fbus_frame f;
 
@@ -91,7 +81,7 @@ static int reader_child(void *p)
         if (fbus_reader_release(r, &f) < 0)
             rep.bad++;
     }
-    rep.cpu_ns = cpu_ns() - c0;
+    rep.cpu_ns = tu_cpu_ns() - c0;
     rep.wall_ns = tu_now_ns() - t0;
     rep.err = err == FBUS_EENDED ? 0 : err;
     qsort(lat, n, sizeof(lat[0]), cmp64);

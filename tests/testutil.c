@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -38,6 +39,15 @@ void tu_bus_cleanup(const char *name)
 {
     fbus_unlink(name, FBUS_TRANSPORT_POSIX);
     fbus_unlink(name, FBUS_TRANSPORT_SYSV);
+}
+
+int64_t tu_cpu_ns(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * TU_SEC +
+           (int64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
 }
 
 int64_t tu_now_ns(void)

@@ -41,6 +41,8 @@ void tu_bus_cleanup(const char *name);
 
 /* Clocks. */
 int64_t tu_now_ns(void);
+/* CPU time this process used so far (user + system), ns. */
+int64_t tu_cpu_ns(void);
 void tu_sleep_ms(int ms);
 #define TU_MS  (1000000LL)
 #define TU_SEC (1000000000LL)
