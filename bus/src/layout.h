@@ -123,8 +123,8 @@ struct fbus__header {
      * and spinning when the frame is published. It stores begun_ns,
      * begun_cpu and then begun_seq (the frame's number) at acquire, bumps
      * heads_up_futex and wakes it if heads_up_mask has bits (bit i: entry
-     * i's reader sleeps there), and does the same again at publish and at
-     * the end. A cancelled frame puts begun_seq back. */
+     * i's reader sleeps there), and wakes it at the end. A cancelled frame
+     * puts begun_seq back. */
     _Atomic uint32_t heads_up_futex;
     _Atomic uint32_t begun_cpu; /* the CPU the writer began it on */
     _Atomic uint64_t heads_up_mask;

@@ -96,8 +96,10 @@ static int reclaim(struct fbus__region *rg)
 }
 
 /* Wake the low-latency readers asleep on the heads-up futex (layout.h).
- * The store or the publish before is seq_cst, so the mask is read after it:
- * a reader sets its bit, then looks at begun_seq and the cursor. */
+ * The begun_seq store before is seq_cst, so the mask is read after it: a
+ * reader sets its bit, then looks at begun_seq. Only a begun frame needs
+ * it: a reader sleeps there only while nothing after its last frame is
+ * begun, so a publish (of a frame begun before) wakes no one there. */
 static void heads_up(struct fbus__header *h)
 {
     if (atomic_load_explicit(&h->heads_up_mask, memory_order_seq_cst)) {
@@ -745,14 +747,14 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
             fill_slot(w, (uint32_t)i, fmt, slot);
             return 0;
         }
+        /* The lease watch, before every wait and before giving up: a
+         * writer that polls (or waits less than a lease per call) keeps it
+         * across calls, so a stopped reader cannot hold it for good
+         * either; one demoted here lets the look below go on at once. */
         now = fbus_now_ns();
-        if (now >= deadline) {
-            /* A writer that polls (or waits less than a lease per call)
-             * keeps its lease watch across calls: a stopped reader must not
-             * hold it for good either. */
-            check_leases(w, need, now);
+        check_leases(w, need, now);
+        if (now >= deadline)
             return fbus__timed_out(timeout_ns);
-        }
         /* A lossless reader holds us back. Announce the wait, then look
          * again: a reader that releases after that look sees writer_waiting
          * and bumps the futex word, so the wait cannot miss it. */
@@ -765,7 +767,6 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
              * look at least every FBUS__LOOK_EVERY_NS. */
             if (left > FBUS__LOOK_EVERY_NS)
                 left = FBUS__LOOK_EVERY_NS;
-            check_leases(w, need, now); /* start the lease watch now */
             atomic_fetch_add_explicit(&h->writer_waits, 1, memory_order_relaxed);
             fbus__futex_wait_chunk(&h->release_futex, v, left);
         }
@@ -783,7 +784,6 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
             pthread_mutex_unlock(&w->lock);
             w->reclaimed_ns = now;
         }
-        check_leases(w, need, now);
     }
 }
 
@@ -849,7 +849,6 @@ FBUS_EXTERN int fbus_writer_publish(fbus_writer *w, fbus_slot *slot, const fbus_
         atomic_fetch_add_explicit(&h->publish_futex, 1, memory_order_seq_cst);
         fbus__futex_wake(&h->publish_futex, INT32_MAX);
     }
-    heads_up(h);
     return 0;
 }
 
