@@ -90,6 +90,7 @@ struct fbus__region {
     uint64_t payload_stride;
     uint64_t session;
     int64_t created_ns; /* CLOCK_REALTIME */
+    uint32_t features;  /* FBUS__FEAT_* */
     int32_t producer_pid;
     uint64_t producer_start;
     uint64_t mapped_in[FBUS_MAX_SLOTS]; /* bytes of each slot fbus__slot_map_in did */
@@ -216,11 +217,15 @@ struct fbus__lowlat {
     int64_t over[FBUS__LL_KEEP];     /* how late timed sleeps came back */
     uint32_t nintervals, nfills, novers;
 };
+/* Sleep on the publish futex, with `bit` in the waiting mask so that the
+ * writer wakes us, until a frame after last_seq is published, the writer
+ * ends, or ns passes: a plain reader's wait (latency.c). */
+void fbus__sleep_publish(struct fbus__header *h, uint64_t last_seq, uint64_t bit, int64_t ns);
 /* Wait until a frame after last_seq is published, the writer ends, or
  * `left` (> 0) passes: asleep until the writer begins the next frame (the
  * heads-up, layout.h), then spinning until it is published, at most 1/32 of
  * the frame interval, then on the publish futex (with `bit` in the waiting
- * mask). A writer without the heads-up gets the plain wait. */
+ * mask). Only for a region with FBUS__FEAT_HEADS_UP. */
 void fbus__lowlat_wait(struct fbus__lowlat *ll, struct fbus__header *h, uint64_t last_seq,
                        uint64_t bit, int64_t left);
 

@@ -109,9 +109,7 @@ static int nothing_new(const struct fbus__header *h, uint64_t last_seq)
            atomic_load_explicit(&h->state, memory_order_relaxed) == FBUS__STATE_LIVE;
 }
 
-/* Sleep on the publish futex with bit set in the waiting mask (so the
- * writer wakes us), at most ns. */
-static void sleep_publish(struct fbus__header *h, uint64_t last_seq, uint64_t bit, int64_t ns)
+void fbus__sleep_publish(struct fbus__header *h, uint64_t last_seq, uint64_t bit, int64_t ns)
 {
     uint32_t v;
 
@@ -162,11 +160,6 @@ void fbus__lowlat_wait(struct fbus__lowlat *ll, struct fbus__header *h, uint64_t
     uint32_t begun_cpu;
     int yield = 0;
 
-    if (!(h->features & FBUS__FEAT_HEADS_UP)) {
-        /* A writer of an older build: it gives no heads-up. */
-        sleep_publish(h, last_seq, bit, left);
-        return;
-    }
     observe(ll, h);
     /* Asleep until the writer begins the frame after last_seq. */
     for (;;) {
@@ -193,7 +186,7 @@ void fbus__lowlat_wait(struct fbus__lowlat *ll, struct fbus__header *h, uint64_t
         /* This frame's budget is spent (over this call and earlier ones:
          * a writer that holds a slot while it waits for its input, or was
          * stopped): wait as a plain reader until something is published. */
-        sleep_publish(h, last_seq, bit, end - now);
+        fbus__sleep_publish(h, last_seq, bit, end - now);
         return;
     }
     /* Most frames are out this long after their heads-up: sleep through
@@ -205,7 +198,7 @@ void fbus__lowlat_wait(struct fbus__lowlat *ll, struct fbus__header *h, uint64_t
     if (ll->nfills >= 3 && ahead > 0) {
         int64_t wake_at = now + (ahead < end - now ? ahead : end - now);
 
-        sleep_publish(h, last_seq, bit, wake_at - now);
+        fbus__sleep_publish(h, last_seq, bit, wake_at - now);
         now = fbus_now_ns();
         if (!nothing_new(h, last_seq) || now >= end)
             return;
@@ -230,7 +223,7 @@ void fbus__lowlat_wait(struct fbus__lowlat *ll, struct fbus__header *h, uint64_t
             now = fbus_now_ns();
             if (now >= spin_end) {
                 ll->spun += now - spin_start;
-                sleep_publish(h, last_seq, bit, end - now);
+                fbus__sleep_publish(h, last_seq, bit, end - now);
                 return;
             }
         }

@@ -186,9 +186,7 @@ static int try_take(struct fbus_reader *r, fbus_frame *f)
 /* Wait until a publish, the writer ending, or `left` passes. */
 static void wait_publish(struct fbus_reader *r, int64_t left)
 {
-    struct fbus__header *h = r->rg.hdr;
-    uint64_t c, bit;
-    uint32_t v;
+    uint64_t bit;
 
     if (left > FBUS__WAIT_CHUNK_NS)
         left = FBUS__WAIT_CHUNK_NS;
@@ -198,19 +196,12 @@ static void wait_publish(struct fbus_reader *r, int64_t left)
         return;
     }
     bit = UINT64_C(1) << (r->entry_index & 63);
-    if (r->flags & FBUS_READER_LOW_LATENCY) {
-        fbus__lowlat_wait(&r->ll, h, r->last_seq, bit, left);
-        return;
-    }
-    /* Announce first, then re-read the cursor: a publish after our read sees
-     * our bit and bumps the word, so the wait returns at once. */
-    atomic_fetch_or_explicit(&h->waiting_mask, bit, memory_order_seq_cst);
-    v = atomic_load_explicit(&h->publish_futex, memory_order_seq_cst);
-    c = atomic_load_explicit(&h->cursor, memory_order_seq_cst);
-    if (FBUS__CURSOR_SEQ(c) <= r->last_seq &&
-        atomic_load_explicit(&h->state, memory_order_relaxed) == FBUS__STATE_LIVE)
-        fbus__futex_wait(&h->publish_futex, v, left);
-    atomic_fetch_and_explicit(&h->waiting_mask, ~bit, memory_order_seq_cst);
+    /* A writer of an older build gives no heads-up (layout.h): then a
+     * low-latency reader waits plainly too. */
+    if ((r->flags & FBUS_READER_LOW_LATENCY) && (r->rg.features & FBUS__FEAT_HEADS_UP))
+        fbus__lowlat_wait(&r->ll, r->rg.hdr, r->last_seq, bit, left);
+    else
+        fbus__sleep_publish(r->rg.hdr, r->last_seq, bit, left);
 }
 
 /*

@@ -69,6 +69,7 @@ static void fill_region(struct fbus__region *rg, const struct fbus__header *h)
     rg->payload_stride = h->payload_stride;
     rg->session = h->session;
     rg->created_ns = h->created_ns;
+    rg->features = h->features;
     rg->producer_pid = h->producer_pid;
     rg->producer_start = h->producer_start;
 }
