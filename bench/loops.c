@@ -161,9 +161,6 @@ int bench_bus_writer(struct bench_job *j)
     uint64_t seq = 0, warm = 0, sent = 0;
     int err, rc = 1;
 
-    err = bench_pin(cfg, -1);
-    if (err < 0)
-        return bench_child_fail(o, "writer: cannot pin to a CPU: %s", strerror(-err));
     err = fbus_writer_open(j->name, &wo, &w);
     if (err < 0)
         return bench_child_fail(o, "cannot create bus \"%s\": %s", j->name, fbus_strerror(err));
@@ -218,10 +215,6 @@ int bench_bus_reader(struct bench_job *j)
     int64_t first = 0;
     int err, rc = 1;
 
-    err = bench_pin(cfg, j->index);
-    if (err < 0)
-        return bench_child_fail(o, "reader %d: cannot pin to a CPU: %s", j->index + 1,
-                                strerror(-err));
     err = fbus_reader_open(j->name, &ro, &r);
     if (err < 0)
         return bench_child_fail(o, "reader %d: cannot attach to bus \"%s\": %s", j->index + 1,
@@ -308,10 +301,6 @@ int bench_pipe_writer(struct bench_job *j, const int *fds)
     uint64_t off0 = fmt->planes[0].offset, seq = 0;
     int64_t t0 = fbus_now_ns(), deadline = t0 + (int64_t)(cfg->seconds * 1e9);
 
-    int err = bench_pin(cfg, -1);
-
-    if (err < 0)
-        return bench_child_fail(o, "pipe writer: cannot pin to a CPU: %s", strerror(-err));
     memset(hdr, 0, sizeof(hdr));
     bench_loop_usage(o, 1);
     atomic_store(&j->sh->t_start, t0);
@@ -327,7 +316,7 @@ int bench_pipe_writer(struct bench_job *j, const int *fds)
                 {hdr, BENCH_HDR_BYTES},
                 {(void *)(src + off0 + BENCH_HDR_BYTES), fmt->size - off0 - BENCH_HDR_BYTES},
             };
-            err = writev_all(cfg, fds[i], iov, 3);
+            int err = writev_all(cfg, fds[i], iov, 3);
             if (err < 0)
                 return bench_child_fail(o, "pipe writer: %s", strerror(-err));
         }
@@ -365,13 +354,8 @@ int bench_pipe_reader(struct bench_job *j, int fd)
     const uint8_t *data[FBUS_MAX_PLANES];
     uint64_t last = 0;
     int64_t first = 0;
-    int rc = 1, err = bench_pin(j->cfg, j->index);
+    int rc = 1;
 
-    if (err < 0) {
-        free(buf);
-        return bench_child_fail(o, "reader %d: cannot pin to a CPU: %s", j->index + 1,
-                                strerror(-err));
-    }
     if (!buf)
         return bench_child_fail(o, "reader %d: out of memory", j->index + 1);
     bench_plane_ptrs(fmt, buf, data);

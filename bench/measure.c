@@ -192,16 +192,23 @@ struct bench_shared *bench_shared_new(const bench_config *cfg, size_t *size)
     return p == MAP_FAILED ? NULL : p;
 }
 
-/* Run fn in a child that exits with its result. */
+/* Run fn in a child that exits with its result; the child is the writer
+ * (reader < 0) or reader `reader`, and --pin places it on its CPU first. */
 static pid_t spawn(int (*fn)(struct bench_job *, const void *), struct bench_job *j,
-                   const void *arg)
+                   const void *arg, int reader)
 {
     pid_t pid;
 
     fflush(NULL);
     pid = fork();
-    if (pid == 0)
+    if (pid == 0) {
+        int err = bench_pin(j->cfg, reader);
+
+        if (err < 0)
+            _exit(bench_child_fail(reader < 0 ? &j->sh->writer : &j->sh->readers[reader],
+                                   "cannot pin to a CPU: %s", strerror(-err)));
         _exit(fn(j, arg));
+    }
     return pid;
 }
 
@@ -236,7 +243,7 @@ static int measure_bus(const bench_config *cfg, const fbus_format *fmt, const st
     snprintf(what, sizeof(what), "bus %s %s", tool_transport_name(cfg->transport),
              bench_policy_name(cfg->policy));
 
-    pids[n] = spawn(run_bus_writer, &j, NULL);
+    pids[n] = spawn(run_bus_writer, &j, NULL, -1);
     if (pids[n] < 0)
         goto fail_fork;
     n++;
@@ -251,7 +258,7 @@ static int measure_bus(const bench_config *cfg, const fbus_format *fmt, const st
     if (atomic_load(&j.sh->ready)) {
         for (int i = 0; i < cfg->readers; i++) {
             j.index = i;
-            pids[n] = spawn(run_bus_reader, &j, NULL);
+            pids[n] = spawn(run_bus_reader, &j, NULL, i);
             if (pids[n] < 0)
                 goto fail_fork;
             n++;
@@ -335,13 +342,13 @@ static int measure_pipe(const bench_config *cfg, const fbus_format *fmt,
             if (fcntl(fds[2 * i + 1], F_SETPIPE_SZ, sz) >= 0)
                 break;
     }
-    pids[n] = spawn(run_pipe_writer, &j, &pa);
+    pids[n] = spawn(run_pipe_writer, &j, &pa, -1);
     if (pids[n] < 0)
         goto fail_fork;
     n++;
     for (int i = 0; i < cfg->readers; i++) {
         j.index = i;
-        pids[n] = spawn(run_pipe_reader, &j, &pa);
+        pids[n] = spawn(run_pipe_reader, &j, &pa, i);
         if (pids[n] < 0)
             goto fail_fork;
         n++;
