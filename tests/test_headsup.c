@@ -159,6 +159,16 @@ static int64_t finish(struct ctx *c)
     return m.cpu_ns;
 }
 
+/* start() with a reader that got frame 1 and sleeps on the heads-up futex
+ * (bit 1 of the mask: the first entry). */
+static void start_asleep(struct ctx *c, void **state)
+{
+    start(c, state, ~0u);
+    assert_int_equal(tu_publish(c->w, &c->fx->fmt, 5 * TU_SEC, NULL), 0);
+    expect_frame(c, 1);
+    assert_true(word_becomes(&c->h->heads_up_mask, ~UINT64_C(0), 1));
+}
+
 /* Asleep while nothing is begun, on the heads-up futex only; the writer's
  * acquire wakes it before the publish; it spins a bounded time, then
  * sleeps on the publish futex until the frame comes. */
@@ -169,11 +179,8 @@ static void test_woken_by_acquire(void **state)
     int64_t cpu;
     uint32_t v;
 
-    start(&c, state, ~0u);
-    assert_int_equal(tu_publish(c.w, &c.fx->fmt, 5 * TU_SEC, NULL), 0);
-    expect_frame(&c, 1);
     /* Nothing begun: the reader sleeps on the heads-up futex. */
-    assert_true(word_becomes(&c.h->heads_up_mask, ~UINT64_C(0), 1));
+    start_asleep(&c, state);
     assert_int_equal(atomic_load(&c.h->waiting_mask), 0);
     assert_int_equal(atomic_load(&c.h->begun_seq), 1);
 
@@ -204,10 +211,7 @@ static void test_cancel(void **state)
     fbus_slot slot;
     int64_t cpu;
 
-    start(&c, state, ~0u);
-    assert_int_equal(tu_publish(c.w, &c.fx->fmt, 5 * TU_SEC, NULL), 0);
-    expect_frame(&c, 1);
-    assert_true(word_becomes(&c.h->heads_up_mask, ~UINT64_C(0), 1));
+    start_asleep(&c, state);
     for (int i = 0; i < 5; i++) {
         assert_int_equal(fbus_writer_acquire(c.w, &c.fx->fmt, 5 * TU_SEC, &slot), 0);
         assert_int_equal(atomic_load(&c.h->begun_seq), 2);
@@ -231,10 +235,7 @@ static void test_end_wakes(void **state)
     struct ctx c;
     int64_t t0;
 
-    start(&c, state, ~0u);
-    assert_int_equal(tu_publish(c.w, &c.fx->fmt, 5 * TU_SEC, NULL), 0);
-    expect_frame(&c, 1);
-    assert_true(word_becomes(&c.h->heads_up_mask, ~UINT64_C(0), 1));
+    start_asleep(&c, state);
     t0 = tu_now_ns();
     finish(&c);
     /* The reader's acquire waits 30 s: it returned on the end (at once: a
@@ -248,10 +249,7 @@ static void test_killed_asleep(void **state)
 {
     struct ctx c;
 
-    start(&c, state, ~0u);
-    assert_int_equal(tu_publish(c.w, &c.fx->fmt, 5 * TU_SEC, NULL), 0);
-    expect_frame(&c, 1);
-    assert_true(word_becomes(&c.h->heads_up_mask, ~UINT64_C(0), 1));
+    start_asleep(&c, state);
     kill(c.pid, SIGKILL);
     assert_int_equal(tu_wait(c.pid, 10000), 128 + SIGKILL);
     /* The writer's next frame (it does not wait: the reader is gone) or
