@@ -78,3 +78,10 @@ fbus_bus_test(test_wakes
 fbus_bus_test(test_latency
     LIBS framebus::framebus
     TIMEOUT 120)
+
+# Lending slots to a decoder (fbus_writer_lend): publish order, numbers,
+# pixels, and a decoder in miniature with threads and a reader process.
+fbus_bus_test(test_lend
+    LIBS framebus::framebus Threads::Threads
+    TIMEOUT 240
+    LABELS protocol)

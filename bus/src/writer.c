@@ -21,6 +21,18 @@ struct lease {
     int64_t since;     /* when it was first seen there; 0: not watched */
 };
 
+/* A region the writer left (a move) while some of its slots were still
+ * lent: mapped until the last of them comes back. */
+struct retired {
+    struct fbus__region rg;
+    uint32_t gen;  /* w->gen while it was the writer's region */
+    uint32_t lent; /* its slots not given back yet */
+    struct retired *next;
+};
+
+/* lent[i]: slot i is lent out (fbus_writer_lend) and not given back. */
+enum { NOT_LENT = 0, LENT = 1, LENT_PUBLISHED = 2 };
+
 struct fbus_writer {
     char name[FBUS_NAME_MAX + 1];
     fbus_transport transport;
@@ -33,6 +45,14 @@ struct fbus_writer {
     uint32_t newest;                   /* slot of the newest frame */
     int holding;                       /* a slot is acquired */
     uint32_t held;                     /* which */
+    /* Lending (fbus_writer_lend), under `lock`, as are the slot words above
+     * once a slot is lent: lend and give_back come from other threads. */
+    uint8_t lent[FBUS_MAX_SLOTS];
+    uint32_t nlent;
+    uint32_t gen; /* raised by every move: a lent slot's region */
+    struct retired *retired;
+    int closed;         /* closed with slots still lent: the last give_back frees */
+    int destroy_at_end; /* ... and the region never got the name */
 
     /* Reserved lossless readers are waited for before a session's first
      * frame, until gate_deadline at the latest. */
@@ -44,7 +64,8 @@ struct fbus_writer {
     struct lease leases[FBUS_MAX_READERS];
     int64_t reclaimed_ns; /* the acquire's last reclaim */
 
-    /* Heartbeat thread; the lock guards `rg` against a region move. */
+    /* Heartbeat thread; the lock guards `rg` against a region move, and the
+     * slot bookkeeping against lend and give_back. */
     int thread_started;
     int stop;
     pthread_t thread;
@@ -305,6 +326,19 @@ static void finish_region(struct fbus__region *rg, uint32_t state, uint64_t last
     fbus__futex_wake(&rg->hdr->heads_up_futex, INT32_MAX);
 }
 
+/* The end of a closed writer, once nothing of it is lent. */
+static void free_writer(struct fbus_writer *w)
+{
+    if (w->rg.hdr) {
+        if (w->destroy_at_end)
+            w->rg.tp->destroy(&w->rg.map);
+        else
+            fbus__region_detach(&w->rg);
+    }
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
 /* Whether a reader with reservation `token` is registered (or was, once
  * the region ended) in this region. */
 static int registered(const struct fbus__region *rg, uint64_t token)
@@ -409,7 +443,7 @@ FBUS_EXTERN void fbus_writer_close(fbus_writer *w)
     if (w->rg.hdr) {
         finish_region(&w->rg, FBUS__STATE_ENDED, w->seq);
         if (strstr(w->rg.map.path, "/" FBUS__TEMP_PREFIX)) {
-            w->rg.tp->destroy(&w->rg.map); /* a region that never got the name */
+            w->destroy_at_end = 1; /* a region that never got the name */
         } else {
             /* A reserved reader that has not attached yet still gets the
              * stream's frames and its end: keep the name until each live
@@ -417,11 +451,18 @@ FBUS_EXTERN void fbus_writer_close(fbus_writer *w)
             if (w->reserve_ns > 0)
                 wait_reserved(w, fbus__deadline(w->reserve_ns), INT64_MAX, -1);
             w->rg.tp->unlink(w->name, &w->rg.map);
-            fbus__region_detach(&w->rg);
         }
     }
-    pthread_mutex_destroy(&w->lock);
-    free(w);
+    /* Slots still lent (a decoder not freed yet) keep the memory mapped:
+     * the last fbus_writer_give_back() frees. */
+    pthread_mutex_lock(&w->lock);
+    w->closed = 1;
+    if (w->nlent || w->retired) {
+        pthread_mutex_unlock(&w->lock);
+        return;
+    }
+    pthread_mutex_unlock(&w->lock);
+    free_writer(w);
 }
 
 FBUS_EXTERN void fbus_writer_heartbeat(fbus_writer *w)
@@ -482,6 +523,7 @@ FBUS_EXTERN int fbus_writer_wait_readers(fbus_writer *w, int n, int64_t timeout_
 static int move_region(struct fbus_writer *w, uint64_t capacity)
 {
     struct fbus__region old = w->rg, fresh;
+    struct retired *keep = NULL;
     uint64_t old_seq = w->seq;
     int err;
 
@@ -499,23 +541,44 @@ static int move_region(struct fbus_writer *w, uint64_t capacity)
         fresh.tp->destroy(&fresh.map);
         return err;
     }
+    /* Slots of the old region still lent out keep it mapped: a decoder may
+     * still write into them. (Made before the lock: a lend may come.) */
+    keep = calloc(1, sizeof(*keep));
+    if (!keep) {
+        fresh.tp->destroy(&fresh.map);
+        return -ENOMEM;
+    }
     pthread_mutex_lock(&w->lock);
+    if (!w->nlent) {
+        free(keep);
+        keep = NULL;
+    } else {
+        keep->rg = old;
+        keep->gen = w->gen;
+        keep->lent = w->nlent;
+        keep->next = w->retired;
+        w->retired = keep;
+    }
     w->rg = fresh;
+    w->gen++;
     w->seq = 0;
     memset(w->slot_seq, 0, sizeof(w->slot_seq));
+    memset(w->lent, 0, sizeof(w->lent));
+    w->nlent = 0;
     memset(w->leases, 0, sizeof(w->leases));
     w->newest = UINT32_MAX;
     w->fps_frames = 0;
+    w->gate_open = 0;
     pthread_mutex_unlock(&w->lock);
 
     /* The name is the new region's now; this only drops a SysV segment. */
     old.tp->unlink(w->name, &old.map);
     finish_region(&old, FBUS__STATE_REPLACED, old_seq);
-    fbus__region_detach(&old);
+    if (!keep)
+        fbus__region_detach(&old);
     /* The lossless readers of the old region follow us here: they hold
      * reservations, so the new session's first frame waits for them the way
      * any session's does, for them and not for a count. */
-    w->gate_open = 0;
     w->gate_deadline = fbus__deadline(w->reserve_ns);
     return 0;
 }
@@ -615,9 +678,10 @@ static void check_leases(struct fbus_writer *w, uint64_t need, int64_t now)
  * orders each one's store before its load). Only a slot found unpinned has
  * its lock changed, so a reader's check at release is exact. Returns the slot, or -1 with *forced
  * set to the slot that only latest readers hold, if any. *needp is the
- * oldest frame a lossless reader still needed.
+ * oldest frame a lossless reader still needed. The lock word becomes
+ * `odd`. Under w->lock.
  */
-static int claim_slot(struct fbus_writer *w, uint64_t seq, int *forced, uint64_t *needp)
+static int claim_slot(struct fbus_writer *w, uint64_t odd, int *forced, uint64_t *needp)
 {
     struct fbus__region *rg = &w->rg;
     uint64_t need = oldest_needed(rg);
@@ -628,7 +692,8 @@ static int claim_slot(struct fbus_writer *w, uint64_t seq, int *forced, uint64_t
     *needp = need;
     for (uint32_t i = 0; i < w->slots; i++) {
         uint32_t k = n++;
-        if (i == w->newest) {
+        /* Not the newest frame's, nor one lent out or acquired. */
+        if (i == w->newest || w->lent[i] || (w->holding && i == w->held)) {
             n--;
             continue;
         }
@@ -652,7 +717,7 @@ static int claim_slot(struct fbus_writer *w, uint64_t seq, int *forced, uint64_t
         }
         atomic_store_explicit(&d->claim, 1, memory_order_seq_cst);
         if (!old || !pinned(rg, i, old)) {
-            atomic_store_explicit(&d->lock, 2 * seq + 1, memory_order_seq_cst);
+            atomic_store_explicit(&d->lock, odd, memory_order_seq_cst);
             /* Seqlock: the odd lock is ordered before every byte written
              * into the slot from here on. It pairs with the acquire fence
              * a reader puts between its reads and its check of the lock. */
@@ -724,16 +789,20 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
             if (err < 0)
                 return err;
         }
+        pthread_mutex_lock(&w->lock); /* lend reads it */
         w->gate_open = 1;
+        pthread_mutex_unlock(&w->lock);
     }
 
     for (;;) {
         struct fbus__header *h = w->rg.hdr;
         uint64_t need;
-        int forced, i = claim_slot(w, w->seq + 1, &forced, &need);
+        int forced, i;
         int64_t now;
         uint32_t v;
 
+        pthread_mutex_lock(&w->lock);
+        i = claim_slot(w, 2 * (w->seq + 1) + 1, &forced, &need);
         if (i < 0 && forced >= 0) {
             /* Only latest (or demoted) readers hold frames: never block on
              * them. They learn from the lock at release that it changed. */
@@ -745,8 +814,10 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
         }
         if (i >= 0) {
             fill_slot(w, (uint32_t)i, fmt, slot);
+            pthread_mutex_unlock(&w->lock);
             return 0;
         }
+        pthread_mutex_unlock(&w->lock);
         /* The lease watch, before every wait and before giving up: a
          * writer that polls (or waits less than a lease per call) keeps it
          * across calls, so a stopped reader cannot hold it for good
@@ -793,31 +864,26 @@ FBUS_EXTERN void fbus_writer_cancel(fbus_writer *w, fbus_slot *slot)
         return;
     /* Nothing was published: the slot holds its old frame's bytes only if
      * the caller did not write, so call it empty. */
+    pthread_mutex_lock(&w->lock);
     atomic_store_explicit(&fbus__desc(&w->rg, w->held)->lock, 0, memory_order_release);
     atomic_store_explicit(&w->rg.hdr->begun_seq, w->seq, memory_order_seq_cst);
     w->slot_seq[w->held] = 0;
     w->holding = 0;
+    pthread_mutex_unlock(&w->lock);
     if (slot)
         memset(slot, 0, sizeof(*slot));
 }
 
-FBUS_EXTERN int fbus_writer_publish(fbus_writer *w, fbus_slot *slot, const fbus_meta *meta)
+/* Make slot i, filled with a frame of format fmt, frame w->seq + 1: the
+ * descriptor, the even lock, the cursor, and a wake if a reader sleeps.
+ * Under w->lock. */
+static void publish_slot(struct fbus_writer *w, uint32_t i, const fbus_format *fmt,
+                         const fbus_meta *meta)
 {
-    struct fbus__header *h;
-    struct fbus__slot_desc *d;
-    uint64_t seq;
+    struct fbus__header *h = w->rg.hdr;
+    struct fbus__slot_desc *d = fbus__desc(&w->rg, i);
+    uint64_t seq = w->seq + 1;
 
-    if (!w || !slot || !w->holding || slot->index != w->held || slot->seq != w->seq + 1)
-        return -EINVAL;
-    if (forked(w))
-        return -ECHILD;
-    /* The slot's format is the caller's to fill, and readers will trust
-     * what it says only after checking it: refuse one that would not pass. */
-    if (fbus_format_check(&slot->format, w->rg.slot_capacity) < 0)
-        return FBUS_EFORMAT;
-    h = w->rg.hdr;
-    d = fbus__desc(&w->rg, w->held);
-    seq = w->seq + 1;
     d->pts = meta ? meta->pts : INT64_MIN;
     d->tb_num = meta ? meta->tb_num : 0;
     d->tb_den = meta ? meta->tb_den : 0;
@@ -831,25 +897,185 @@ FBUS_EXTERN int fbus_writer_publish(fbus_writer *w, fbus_slot *slot, const fbus_
     else
         memset(&d->color, 0, sizeof(d->color));
     d->publish_ns = fbus_now_ns();
-    d->format = slot->format;
+    d->format = *fmt;
 
     /* Release: the payload and descriptor above happen-before any reader
      * that sees the even lock or the new cursor with acquire. The cursor
      * store is seq_cst so the waiting_mask load below cannot move ahead of
      * it (a reader announces itself, then re-reads the cursor). */
     atomic_store_explicit(&d->lock, 2 * seq, memory_order_release);
-    atomic_store_explicit(&h->cursor, FBUS__CURSOR(seq, w->held), memory_order_seq_cst);
+    atomic_store_explicit(&h->cursor, FBUS__CURSOR(seq, i), memory_order_seq_cst);
     atomic_store_explicit(&h->last_publish_ns, d->publish_ns, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->frames, 1, memory_order_relaxed);
-    w->slot_seq[w->held] = seq;
-    w->newest = w->held;
+    w->slot_seq[i] = seq;
+    w->newest = i;
     w->seq = seq;
-    w->holding = 0;
     if (atomic_load_explicit(&h->waiting_mask, memory_order_seq_cst)) {
         atomic_fetch_add_explicit(&h->publish_futex, 1, memory_order_seq_cst);
         fbus__futex_wake(&h->publish_futex, INT32_MAX);
     }
+}
+
+FBUS_EXTERN int fbus_writer_publish(fbus_writer *w, fbus_slot *slot, const fbus_meta *meta)
+{
+    if (!w || !slot || !w->holding || slot->index != w->held || slot->seq != w->seq + 1 ||
+        slot->reserved)
+        return -EINVAL;
+    if (forked(w))
+        return -ECHILD;
+    /* The slot's format is the caller's to fill, and readers will trust
+     * what it says only after checking it: refuse one that would not pass. */
+    if (fbus_format_check(&slot->format, w->rg.slot_capacity) < 0)
+        return FBUS_EFORMAT;
+    pthread_mutex_lock(&w->lock);
+    publish_slot(w, w->held, &slot->format, meta);
+    w->holding = 0;
+    pthread_mutex_unlock(&w->lock);
     return 0;
+}
+
+/*
+ * Lending. A lent slot's lock is odd (1: being written, no number yet) from
+ * lend until it is published, so no reader takes it, and the writer's own
+ * choice of slots (claim_slot) skips it until it is given back, published
+ * or not: a decoder reads its reference frames long after it returned them.
+ * Its number is given at publish, in the order frames are published, so the
+ * stream's sequence numbers stay consecutive whatever order a decoder fills
+ * them in. slot->reserved is the lending region's generation + 1.
+ */
+FBUS_EXTERN int fbus_writer_lend(fbus_writer *w, const fbus_format *fmt, fbus_slot *slot)
+{
+    uint64_t need;
+    int forced, i, err;
+
+    if (!w || !fmt || !slot)
+        return -EINVAL;
+    if (forked(w))
+        return -ECHILD;
+    err = fbus_format_check(fmt, 0);
+    if (err < 0)
+        return err;
+    pthread_mutex_lock(&w->lock);
+    if (w->closed || !w->gate_open) {
+        /* Closed; or the session's first frame, which waits for reserved
+         * readers in fbus_writer_acquire(). */
+        pthread_mutex_unlock(&w->lock);
+        return w->closed ? -EINVAL : -EAGAIN;
+    }
+    if (fmt->size > w->rg.slot_capacity) {
+        pthread_mutex_unlock(&w->lock);
+        return FBUS_EFORMAT;
+    }
+    /* Two slots stay with fbus_writer_acquire(): the newest frame's and one
+     * to fill, so a producer that copies some frames never waits for one
+     * only its decoder could give back. */
+    if (w->nlent + 3 > w->slots) {
+        pthread_mutex_unlock(&w->lock);
+        return -EAGAIN;
+    }
+    i = claim_slot(w, 1, &forced, &need);
+    if (i < 0) {
+        pthread_mutex_unlock(&w->lock);
+        return -EAGAIN;
+    }
+    w->lent[i] = LENT;
+    w->nlent++;
+    w->slot_seq[i] = 0;
+    (void)fbus__slot_map_in(&w->rg, (uint32_t)i, fmt->size, 1);
+    memset(slot, 0, sizeof(*slot));
+    slot->format = *fmt;
+    for (uint32_t p = 0; p < fmt->nb_planes; p++)
+        slot->data[p] = fbus__payload(&w->rg, (uint32_t)i) + fmt->planes[p].offset;
+    slot->index = (uint32_t)i;
+    slot->reserved = w->gen + 1;
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+FBUS_EXTERN int fbus_writer_publish_lent(fbus_writer *w, fbus_slot *slot, const fbus_meta *meta)
+{
+    struct fbus__header *h;
+    int cpu, err = 0;
+
+    if (!w || !slot || !slot->reserved || slot->index >= FBUS_MAX_SLOTS)
+        return -EINVAL;
+    if (forked(w))
+        return -ECHILD;
+    pthread_mutex_lock(&w->lock);
+    if (slot->reserved != w->gen + 1)
+        err = slot->reserved <= w->gen ? -ESTALE : -EINVAL;
+    else if (slot->index >= w->slots || w->lent[slot->index] == NOT_LENT)
+        err = -EINVAL;
+    else if (w->lent[slot->index] == LENT_PUBLISHED)
+        err = -EALREADY;
+    else if (w->holding)
+        err = -EBUSY;
+    else if (fbus_format_check(&slot->format, w->rg.slot_capacity) < 0)
+        err = FBUS_EFORMAT;
+    if (err) {
+        pthread_mutex_unlock(&w->lock);
+        return err;
+    }
+    /* The heads-up, as fill_slot gives it, at once: the frame was filled
+     * over several frames' time, so a low-latency reader asleep there is
+     * woken now, and the publish follows. */
+    h = w->rg.hdr;
+    cpu = sched_getcpu();
+    atomic_store_explicit(&h->begun_ns, fbus_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&h->begun_cpu, cpu < 0 ? UINT32_MAX : (uint32_t)cpu,
+                          memory_order_relaxed);
+    atomic_store_explicit(&h->begun_seq, w->seq + 1, memory_order_seq_cst);
+    heads_up(h);
+    publish_slot(w, slot->index, &slot->format, meta);
+    w->lent[slot->index] = LENT_PUBLISHED;
+    slot->seq = w->seq;
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+FBUS_EXTERN void fbus_writer_give_back(fbus_writer *w, const fbus_slot *slot)
+{
+    struct retired **pr, *r = NULL;
+    int done;
+
+    if (!w || !slot || !slot->reserved || slot->index >= FBUS_MAX_SLOTS || forked(w))
+        return;
+    pthread_mutex_lock(&w->lock);
+    if (slot->reserved == w->gen + 1) {
+        uint32_t i = slot->index;
+        if (i >= w->slots || w->lent[i] == NOT_LENT) {
+            pthread_mutex_unlock(&w->lock);
+            return;
+        }
+        if (w->lent[i] == LENT) {
+            /* Never published: an empty slot, as after a cancel. */
+            atomic_store_explicit(&fbus__desc(&w->rg, i)->lock, 0, memory_order_release);
+            w->slot_seq[i] = 0;
+        }
+        w->lent[i] = NOT_LENT;
+        w->nlent--;
+        /* A writer waiting in fbus_writer_acquire() may take it. */
+        if (atomic_load_explicit(&w->rg.hdr->writer_waiting, memory_order_seq_cst)) {
+            atomic_fetch_add_explicit(&w->rg.hdr->release_futex, 1, memory_order_seq_cst);
+            fbus__futex_wake(&w->rg.hdr->release_futex, 1);
+        }
+    } else {
+        for (pr = &w->retired; *pr; pr = &(*pr)->next)
+            if ((*pr)->gen + 1 == slot->reserved)
+                break;
+        if (*pr && --(*pr)->lent == 0) {
+            r = *pr;
+            *pr = r->next;
+        }
+    }
+    done = w->closed && !w->nlent && !w->retired;
+    pthread_mutex_unlock(&w->lock);
+    if (r) {
+        fbus__region_detach(&r->rg);
+        free(r);
+    }
+    if (done)
+        free_writer(w);
 }
 
 FBUS_EXTERN uint64_t fbus_writer_session(const fbus_writer *w)

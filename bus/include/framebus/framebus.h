@@ -209,9 +209,9 @@ FBUS_EXTERN void fbus_writer_close(fbus_writer *w);
 typedef struct fbus_slot {
     uint8_t *data[FBUS_MAX_PLANES];
     fbus_format format;
-    uint32_t index; /* private to the library */
-    uint32_t reserved;
-    uint64_t seq; /* sequence number this frame will be published with */
+    uint32_t index;    /* private to the library */
+    uint32_t reserved; /* private to the library (which region lent it) */
+    uint64_t seq;      /* sequence number this frame will be published with (lent: 0) */
 } fbus_slot;
 
 /*
@@ -291,6 +291,52 @@ FBUS_EXTERN void fbus_copy_plane(void *dst, ptrdiff_t dst_stride, const void *sr
 
 /* Give an acquired slot back without publishing it. */
 FBUS_EXTERN void fbus_writer_cancel(fbus_writer *w, fbus_slot *slot);
+
+/*
+ * Lending ("direct rendering"): slots filled over a longer time, several at
+ * once, and published in any order, so that a decoder decodes straight into
+ * bus memory and nothing is copied. libavcodec's get_buffer2 asks for
+ * buffers in decode order, keeps decoded frames as references for later
+ * ones, and returns frames in display order: lend a slot for each buffer,
+ * publish the slot when its frame comes out, give it back when libavcodec
+ * frees the buffer. The pixels readers get are the decoder's own.
+ *
+ * fbus_writer_lend() lends a slot for a frame of format fmt and never
+ * waits: it takes a slot that no lossless reader still needs and no reader
+ * holds, or returns -EAGAIN, and then the caller uses memory of its own and
+ * publishes that frame with fbus_writer_acquire() and a copy (which waits
+ * for lossless readers as always). Two slots are never lent, so
+ * fbus_writer_acquire() can always go on: give the bus as many slots more
+ * as the decoder keeps frames. The slot's seq is 0 until it is published.
+ * Returns 0, -EAGAIN, FBUS_EFORMAT (fmt is not valid or does not fit the
+ * slots), -EINVAL, -ECHILD.
+ *
+ * Threads: fbus_writer_lend() and fbus_writer_give_back() may be called
+ * from any thread, also while another thread is in another call on the
+ * same writer (a decoder's threads lend and free buffers); every other
+ * writer call is made by one thread at a time, as before. A writer closed
+ * while slots are still lent ends its stream at once but keeps its memory
+ * mapped until the last of them is given back.
+ */
+FBUS_EXTERN int fbus_writer_lend(fbus_writer *w, const fbus_format *fmt, fbus_slot *slot);
+
+/*
+ * Publish a lent slot as the next frame, with slot->format as it is now (a
+ * decoder that crops moves plane offsets after lend). The slot stays lent:
+ * the caller may go on reading it (a reference frame) but must not write
+ * it. Returns 0; -ESTALE if the writer moved to a new region since the slot
+ * was lent (a bigger format): publish the frame by copying it instead;
+ * -EALREADY if the slot was published before (a decoder that shows a frame
+ * twice): copy it too; -EBUSY while a slot is acquired; FBUS_EFORMAT
+ * (slot->format does not pass fbus_format_check() against the slots);
+ * -EINVAL (not a lent slot), -ECHILD.
+ */
+FBUS_EXTERN int fbus_writer_publish_lent(fbus_writer *w, fbus_slot *slot, const fbus_meta *meta);
+
+/* Give a lent slot back, published or not: the writer reuses it once no
+ * reader needs its frame. An unpublished one is dropped; readers never
+ * see it. Any thread. */
+FBUS_EXTERN void fbus_writer_give_back(fbus_writer *w, const fbus_slot *slot);
 
 /* Refresh the heartbeat and reclaim dead readers (for FBUS_WRITER_NO_THREAD). */
 FBUS_EXTERN void fbus_writer_heartbeat(fbus_writer *w);
