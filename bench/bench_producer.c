@@ -4,13 +4,15 @@
  * loops over a clip; whole passes over it alternate between decode-only and
  * decode + publish (one reader process attached), and each pair's ratio of
  * frame rates is printed (their median is the figure).
- *   bench_producer [--reader lossless|latest|none] [--checksum] [--copy plain|none]
- *                  [--only decode|publish] CLIP [PAIRS]
+ *   bench_producer [--reader lossless|latest|none] [--checksum]
+ *                  [--copy direct|stream|plain|none] [--only decode|publish] CLIP [PAIRS]
  * --checksum: the reader sums every byte of each frame (else it reads one);
- * --copy plain: memcpy into the slot instead of fbus_copy_plane()'s
- * streaming stores, to see what they buy; --copy none: publish the slot
- * without copying the frame into it (what decoding straight into slots
- * would cost; the reader gets stale pixels).
+ * --copy direct (the default, the producer's way): the decoder decodes
+ * into slots the bus lends, frames it could not lend are copied;
+ * --copy stream: every frame copied with fbus_copy_plane() (the producer's
+ * --copy); --copy plain: memcpy instead of its streaming stores, to see
+ * what they buy; --copy none: publish the slot without copying the frame
+ * into it (a bound: the reader gets stale pixels).
  */
 #include <errno.h>
 #include <signal.h>
@@ -43,7 +45,8 @@ struct run {
     char bus[64];
     enum reader_kind rk;
     int checksum; /* the reader reads every byte */
-    enum { COPY_STREAM, COPY_PLAIN, COPY_NONE } copy;
+    enum { COPY_DIRECT, COPY_STREAM, COPY_PLAIN, COPY_NONE } copy;
+    prod_direct *direct;
     prod_decoder *dec;
     AVFrame *frame;
     fbus_writer *w;
@@ -79,7 +82,7 @@ static int count_frames(struct run *r)
     prod_decoder *d = NULL;
     int ret;
 
-    ret = prod_decoder_open(r->clip, 0, NULL, &d, r->err, sizeof(r->err));
+    ret = prod_decoder_open(r->clip, 0, NULL, NULL, &d, r->err, sizeof(r->err));
     while (ret == 0) {
         ret = prod_decoder_next(d, r->frame, r->err, sizeof(r->err));
         av_frame_unref(r->frame);
@@ -153,7 +156,9 @@ static int run_open(struct run *r)
     ret = count_frames(r);
     if (ret < 0)
         return ret;
-    ret = prod_decoder_open(r->clip, 1, NULL, &r->dec, r->err, sizeof(r->err));
+    if (r->copy == COPY_DIRECT && !(r->direct = prod_direct_new()))
+        return AVERROR(ENOMEM);
+    ret = prod_decoder_open(r->clip, 1, NULL, r->direct, &r->dec, r->err, sizeof(r->err));
     if (ret == 0)
         ret = prod_decoder_next(r->dec, r->frame, r->err, sizeof(r->err));
     if (ret < 0)
@@ -166,6 +171,13 @@ static int run_open(struct run *r)
     }
     memset(&wo, 0, sizeof(wo));
     wo.format = &r->fmt;
+    if (r->direct && prod_direct_slot_size(r->direct)) {
+        /* Sized as the producer sizes it. */
+        wo.slot_size = prod_direct_slot_size(r->direct);
+        wo.slots = FBUS_DEFAULT_SLOTS + prod_direct_frames_held(r->direct);
+        if (wo.slots > FBUS_MAX_SLOTS)
+            wo.slots = FBUS_MAX_SLOTS;
+    }
     ret = fbus_writer_open(r->bus, &wo, &r->w);
     if (ret == 0 && r->rk != READER_NONE) {
         fflush(stdout);
@@ -205,6 +217,13 @@ static int publish(struct run *r, struct pass *p)
     int64_t t0;
     int ret;
 
+    if (r->direct) {
+        ret = prod_direct_publish(r->direct, r->w, f, &meta);
+        if (ret <= 0) {
+            r->published += ret == 0;
+            return ret;
+        }
+    }
     /* The clip has one format: fmt, made for its first frame, fits all. */
     ret = fbus_writer_acquire(r->w, &r->fmt, -1, &slot);
     if (ret < 0)
@@ -212,7 +231,7 @@ static int publish(struct run *r, struct pass *p)
     t0 = fbus_now_ns();
     if (r->copy == COPY_PLAIN)
         copy_plain(&slot, f);
-    else if (r->copy == COPY_STREAM)
+    else if (r->copy != COPY_NONE)
         fbav_copy_frame(&slot, f);
     p->copy_seconds += (double)(fbus_now_ns() - t0) / NS;
     ret = fbus_writer_publish(r->w, &slot, &meta);
@@ -234,6 +253,9 @@ static int run_pass(struct run *r, int publishing, struct pass *p)
     int ret = 0;
 
     memset(p, 0, sizeof(*p));
+    /* Decode-only passes decode into libav's own buffers. */
+    if (r->direct)
+        prod_direct_set_writer(r->direct, publishing ? r->w : NULL);
     usage_times(&c0, &f0);
     t0 = fbus_now_ns();
     for (uint64_t i = 0; i < r->pass_frames && ret == 0; i++) {
@@ -258,7 +280,9 @@ static int run_close(struct run *r, double *reader_cpu)
 {
     int ret = 0;
 
-    fbus_writer_close(r->w);
+    if (r->direct)
+        prod_direct_set_writer(r->direct, NULL);
+    fbus_writer_close(r->w); /* slots the decoder holds keep it until freed */
     r->w = NULL;
     *reader_cpu = 0;
     if (r->reader > 0) {
@@ -277,6 +301,8 @@ static int run_close(struct run *r, double *reader_cpu)
     prod_decoder_close(r->dec);
     r->dec = NULL;
     av_frame_free(&r->frame);
+    prod_direct_free(r->direct);
+    r->direct = NULL;
     return ret;
 }
 
@@ -295,8 +321,9 @@ static double median(double *v, int n)
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: " PROG " [--reader lossless|latest|none] [--checksum] [--copy plain|none]\n"
-            "                      [--only decode|publish] CLIP [PAIRS]\n");
+            "usage: " PROG " [--reader lossless|latest|none] [--checksum]\n"
+            "                      [--copy direct|stream|plain|none] [--only decode|publish]\n"
+            "                      CLIP [PAIRS]\n");
     return 2;
 }
 
@@ -323,7 +350,11 @@ static int parse_args(int argc, char **argv, struct run *r, const char **only, i
         } else if (strcmp(a, "--copy") == 0 && i + 1 < argc) {
             const char *v = argv[++i];
 
-            if (strcmp(v, "plain") == 0)
+            if (strcmp(v, "direct") == 0)
+                r->copy = COPY_DIRECT;
+            else if (strcmp(v, "stream") == 0)
+                r->copy = COPY_STREAM;
+            else if (strcmp(v, "plain") == 0)
                 r->copy = COPY_PLAIN;
             else if (strcmp(v, "none") == 0)
                 r->copy = COPY_NONE;
@@ -355,6 +386,7 @@ int main(int argc, char **argv)
     double fa[MAX_PAIRS], fb[MAX_PAIRS], ca[MAX_PAIRS], cb[MAX_PAIRS], ratio[MAX_PAIRS];
     double copy_ms = 0, reader_cpu;
     long faults_a = 0, faults_b = 0;
+    uint64_t direct_published, direct_refused;
     struct pass a, b;
     int pairs = 7, ret;
 
@@ -377,9 +409,10 @@ int main(int argc, char **argv)
            "order)\n",
            r.clip, (unsigned long long)r.pass_frames, reader_names[r.rk],
            r.checksum ? " (checksums every byte)" : "",
-           r.copy == COPY_PLAIN  ? "memcpy"
-           : r.copy == COPY_NONE ? "no"
-                                 : "fbus_copy_plane",
+           r.copy == COPY_PLAIN    ? "memcpy"
+           : r.copy == COPY_NONE   ? "no"
+           : r.copy == COPY_STREAM ? "fbus_copy_plane"
+                                   : "decoded into lent slots, else fbus_copy_plane",
            pairs);
     if (only) {
         /* One kind of pass only, for a profiler. */
@@ -416,6 +449,8 @@ int main(int argc, char **argv)
         printf("%-4d %16.1f %13.3f %19.1f %13.3f %7.3fx\n", i + 1, fa[i], ca[i], fb[i], cb[i],
                ratio[i]);
     }
+    direct_published = prod_direct_published(r.direct);
+    direct_refused = prod_direct_refused(r.direct);
     if (run_close(&r, &reader_cpu) < 0)
         goto fail;
     printf("median: decode-only %.1f fps %.3f ms cpu/frame, decode+publish %.1f fps %.3f ms "
@@ -426,6 +461,11 @@ int main(int argc, char **argv)
            copy_ms / pairs, (double)faults_a / (double)(pairs * r.pass_frames),
            (double)faults_b / (double)(pairs * r.pass_frames),
            reader_cpu * 1e3 / (double)(r.published ? r.published : 1));
+    if (r.copy == COPY_DIRECT)
+        printf("published where decoded: %llu of %llu frames; buffers the bus could not lend: "
+               "%llu\n",
+               (unsigned long long)direct_published, (unsigned long long)r.published,
+               (unsigned long long)direct_refused);
     printf("decode+publish / decode-only: median of the pairs %.3fx (cpu per frame: %.3fx)\n",
            median(ratio, pairs), median(ca, pairs) / median(cb, pairs));
     return 0;

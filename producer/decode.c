@@ -146,7 +146,7 @@ static int open_input(prod_decoder *d, char *err, size_t errlen)
 
 /* Open the chosen stream's decoder (frame and slice threads): 0 or a
  * negative AVERROR with err set. */
-static int open_decoder(prod_decoder *d, char *err, size_t errlen)
+static int open_decoder(prod_decoder *d, prod_direct *direct, char *err, size_t errlen)
 {
     const AVStream *st = d->fmt->streams[d->stream];
     const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
@@ -171,6 +171,8 @@ static int open_decoder(prod_decoder *d, char *err, size_t errlen)
     d->dec->pkt_timebase = st->time_base;
     d->dec->thread_count = 0; /* one per core */
     d->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    if (direct)
+        prod_direct_attach(direct, d->dec);
     ret = avcodec_open2(d->dec, codec, NULL);
     if (ret < 0) {
         char what[128];
@@ -181,7 +183,7 @@ static int open_decoder(prod_decoder *d, char *err, size_t errlen)
 }
 
 int prod_decoder_open(const char *url, int loop, const volatile sig_atomic_t *stop,
-                      prod_decoder **out, char *err, size_t errlen)
+                      prod_direct *direct, prod_decoder **out, char *err, size_t errlen)
 {
     prod_decoder *d;
     int ret;
@@ -211,7 +213,7 @@ int prod_decoder_open(const char *url, int loop, const volatile sig_atomic_t *st
     ret = open_input(d, err, errlen);
     if (ret < 0)
         goto fail;
-    ret = open_decoder(d, err, errlen);
+    ret = open_decoder(d, direct, err, errlen);
     if (ret < 0)
         goto fail;
     *out = d;

@@ -13,16 +13,20 @@
 #include <libavutil/frame.h>
 #include <libavutil/rational.h>
 
+#include "direct.h"
+
 typedef struct prod_decoder prod_decoder;
 
 /*
  * Open url and its best video stream's decoder (frame and slice threads).
  * loop: restart at the end. stop: optional flag that aborts blocking I/O.
+ * direct: optional lender of frame buffers (direct.h), attached to the
+ * decoder before it opens.
  * Returns 0 and *out, or a negative AVERROR with a one-line reason in err
  * ("x.mkv: no video stream").
  */
 int prod_decoder_open(const char *url, int loop, const volatile sig_atomic_t *stop,
-                      prod_decoder **out, char *err, size_t errlen);
+                      prod_direct *direct, prod_decoder **out, char *err, size_t errlen);
 
 /*
  * The next decoded frame (drained at the end, restarted when looping), with

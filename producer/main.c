@@ -42,7 +42,10 @@ static void usage(FILE *f)
             "  -b, --bus NAME           bus name, [A-Za-z0-9._-]{1,64} (default \"" DEFAULT_BUS
             "\")\n"
             "      --transport T        posix (default) or sysv\n"
-            "      --slots N            frame slots in the bus, 2..64 (default 3)\n"
+            "      --slots N            frame slots in the bus, 2..64 (default 3, plus as\n"
+            "                           many as the decoder keeps frames)\n"
+            "      --copy               copy each decoded frame into the bus (default:\n"
+            "                           the decoder decodes straight into its slots)\n"
             "      --fps native|max|N   pace by the stream's timestamps (default), as\n"
             "                           fast as possible, or at N frames per second\n"
             "      --loop               start over at the end, timestamps keep increasing\n"
@@ -155,6 +158,9 @@ static int parse_option(struct prod_options *o, int c, const char *arg)
     case 'R':
         o->no_autorotate = 1;
         return 0;
+    case 'C':
+        o->copy = 1;
+        return 0;
     case 'v':
         o->verbose = 1;
         return 0;
@@ -171,20 +177,28 @@ static int parse_option(struct prod_options *o, int c, const char *arg)
 static int parse_args(struct prod_options *o, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"bus", required_argument, NULL, 'b'},   {"transport", required_argument, NULL, 'T'},
-        {"slots", required_argument, NULL, 'S'}, {"fps", required_argument, NULL, 'r'},
-        {"loop", no_argument, NULL, 'l'},        {"pix-fmt", required_argument, NULL, 'p'},
-        {"size", required_argument, NULL, 's'},  {"frames", required_argument, NULL, 'n'},
-        {"mode", required_argument, NULL, 'm'},  {"wait-readers", required_argument, NULL, 'w'},
-        {"quiet", no_argument, NULL, 'q'},       {"no-autorotate", no_argument, NULL, 'R'},
-        {"verbose", no_argument, NULL, 'v'},     {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
+        {"bus", required_argument, NULL, 'b'},
+        {"transport", required_argument, NULL, 'T'},
+        {"slots", required_argument, NULL, 'S'},
+        {"fps", required_argument, NULL, 'r'},
+        {"loop", no_argument, NULL, 'l'},
+        {"pix-fmt", required_argument, NULL, 'p'},
+        {"size", required_argument, NULL, 's'},
+        {"frames", required_argument, NULL, 'n'},
+        {"mode", required_argument, NULL, 'm'},
+        {"wait-readers", required_argument, NULL, 'w'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"no-autorotate", no_argument, NULL, 'R'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"copy", no_argument, NULL, 'C'},
+        {NULL, 0, NULL, 0},
     };
     int c;
 
     memset(o, 0, sizeof(*o));
     o->bus = DEFAULT_BUS;
-    o->slots = FBUS_DEFAULT_SLOTS;
     o->pix_fmt = AV_PIX_FMT_NONE;
     o->mode = 0600;
     opterr = 0;

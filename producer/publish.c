@@ -36,10 +36,12 @@ struct producer {
     const struct prod_options *o;
     volatile sig_atomic_t *stop; /* set by the caller's signal handler */
     prod_decoder *dec;
-    AVFrame *frame;   /* the decoded frame being published */
-    AVFrame *scratch; /* the test pattern before conversion */
-    AVFrame *turned;  /* a decoded frame turned upright */
-    int turn;         /* PROD_TURN_* bits that stand the source upright */
+    prod_direct *direct; /* lends slots to the decoder; NULL with --copy */
+    int lending;         /* direct is lending from w */
+    AVFrame *frame;      /* the decoded frame being published */
+    AVFrame *scratch;    /* the test pattern before conversion */
+    AVFrame *turned;     /* a decoded frame turned upright */
+    int turn;            /* PROD_TURN_* bits that stand the source upright */
     struct SwsContext *sws;
     fbus_writer *w;
     prod_pace pace;
@@ -248,6 +250,25 @@ static void bus_error(struct producer *p, int err)
     snprintf(p->err, sizeof(p->err), "bus \"%s\": %s", p->o->bus, fbus_strerror(err));
 }
 
+/* Publish the frame where the decoder decoded it, if that was a lent
+ * slot: 0, 1 to copy it instead, or an error. */
+static int publish_in_place(struct producer *p)
+{
+    fbus_meta meta;
+    int ret;
+
+    if (!p->lending || converting(p))
+        return 1;
+    frame_meta(p, &meta);
+    prod_pace_wait(&p->pace, p->published, p->media_t, p->stop);
+    if (*p->stop)
+        return 1;
+    ret = prod_direct_publish(p->direct, p->w, p->frame, &meta);
+    if (ret < 0)
+        bus_error(p, ret);
+    return ret;
+}
+
 /* Publish one frame. Returns 0, 1 when stopped by a signal, or an error. */
 static int publish_one(struct producer *p)
 {
@@ -258,6 +279,15 @@ static int publish_one(struct producer *p)
     ret = update_format(p);
     if (ret < 0)
         return ret;
+    ret = publish_in_place(p);
+    if (ret <= 0 || *p->stop) {
+        if (ret == 0) {
+            p->published++;
+            prod_status_update(&p->status, p->w, p->published, p->media_t,
+                               prod_decoder_corrupt(p->dec), 0);
+        }
+        return ret < 0 ? ret : *p->stop ? 1 : 0;
+    }
     do {
         ret = fbus_writer_acquire(p->w, &p->fmt, POLL_NS, &slot);
         if (ret == 0 || ret != -ETIMEDOUT)
@@ -370,9 +400,16 @@ static int open_source(struct producer *p)
         }
         return 0;
     }
+    if (!o->copy) {
+        p->direct = prod_direct_new();
+        if (!p->direct) {
+            snprintf(p->err, sizeof(p->err), "out of memory");
+            return AVERROR(ENOMEM);
+        }
+    }
     /* "-" is standard input, as for ffmpeg. */
     ret = prod_decoder_open(strcmp(o->input, "-") == 0 ? "pipe:0" : o->input, o->loop, p->stop,
-                            &p->dec, p->err, sizeof(p->err));
+                            p->direct, &p->dec, p->err, sizeof(p->err));
     if (ret < 0)
         return ret;
     p->tb = prod_decoder_time_base(p->dec);
@@ -398,6 +435,8 @@ static int open_source(struct producer *p)
 static int open_bus(struct producer *p)
 {
     fbus_writer_opts wo;
+    uint64_t lent_size;
+    uint32_t held = 0;
     int ret;
 
     memset(&wo, 0, sizeof(wo));
@@ -405,7 +444,29 @@ static int open_bus(struct producer *p)
     wo.slots = p->o->slots;
     wo.format = &p->fmt;
     wo.mode = p->o->mode;
+    /* Decoding straight into the slots: each must hold the decoder's
+     * bigger buffer, and the bus as many more slots as the decoder keeps
+     * frames (else most buffers are copied after all). Not for frames
+     * that are converted or turned anyway. */
+    lent_size = p->direct && !p->turn && !converting(p) ? prod_direct_slot_size(p->direct) : 0;
+    if (lent_size) {
+        held = prod_direct_frames_held(p->direct);
+        wo.slot_size = lent_size > p->fmt.size ? lent_size : p->fmt.size;
+        if (!wo.slots)
+            wo.slots = FBUS_DEFAULT_SLOTS + held > FBUS_MAX_SLOTS ? FBUS_MAX_SLOTS
+                                                                  : FBUS_DEFAULT_SLOTS + held;
+    }
     ret = fbus_writer_open(p->o->bus, &wo, &p->w);
+    if (ret == -ENOSPC && held && !p->o->slots) {
+        /* No room for the extra slots (a container's small /dev/shm):
+         * the default count, and most frames copied. */
+        wo.slots = FBUS_DEFAULT_SLOTS;
+        ret = fbus_writer_open(p->o->bus, &wo, &p->w);
+    }
+    if (ret == 0 && lent_size) {
+        prod_direct_set_writer(p->direct, p->w);
+        p->lending = 1;
+    }
     if (ret == -EEXIST) {
         tool_leftover l;
 
@@ -428,12 +489,17 @@ static int open_bus(struct producer *p)
 
 static void producer_free(struct producer *p)
 {
-    fbus_writer_close(p->w);
-    sws_freeContext(p->sws);
+    /* The decoder and its frames first: they give the lent slots back, so
+     * the writer's close frees everything at once. */
+    if (p->direct)
+        prod_direct_set_writer(p->direct, NULL);
+    prod_decoder_close(p->dec);
     av_frame_free(&p->scratch);
     av_frame_free(&p->turned);
     av_frame_free(&p->frame);
-    prod_decoder_close(p->dec);
+    fbus_writer_close(p->w);
+    sws_freeContext(p->sws);
+    prod_direct_free(p->direct);
 }
 
 int prod_run(const struct prod_options *o, volatile sig_atomic_t *stop)
@@ -486,6 +552,12 @@ out:
     } else {
         prod_status_break(&p.status);
     }
+    if (o->verbose && p.direct)
+        fprintf(stderr,
+                PROG ": %" PRIu64 " of %" PRIu64 " frames published where the decoder "
+                     "decoded them, the others copied (%" PRIu64
+                     " buffers the bus had no slot for)\n",
+                prod_direct_published(p.direct), p.published, prod_direct_refused(p.direct));
     producer_free(&p);
     return ret < 0 ? 1 : 0;
 }

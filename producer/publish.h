@@ -28,7 +28,7 @@ struct prod_options {
     const char *input;
     const char *bus;
     fbus_transport transport;
-    uint32_t slots;
+    uint32_t slots; /* 0: the default, and the decoder's frames */
     prod_pace_mode pace;
     AVRational rate; /* for PROD_PACE_RATE */
     int loop;
@@ -40,6 +40,7 @@ struct prod_options {
     int quiet;
     int verbose;
     int no_autorotate; /* publish as stored, ignoring the display matrix */
+    int copy;          /* no decoding straight into slots */
 };
 
 /*

@@ -293,6 +293,7 @@ static int make_clips(void **state)
 {
     const struct clipgen_seg small = {160, 120, 10};
     const struct clipgen_seg odd = {642, 362, 4};
+    const struct clipgen_seg odd_long = {642, 362, 40};
     const struct clipgen_seg odder = {161, 121, 5};
     const struct clipgen_seg change[] = {{160, 120, 5}, {320, 240, 5}, {96, 64, 3}};
     const struct clipgen_seg longer = {160, 120, 20};
@@ -304,6 +305,7 @@ static int make_clips(void **state)
     av_log_set_level(AV_LOG_QUIET);
     if (clipgen_encode(clip("ffv1.mkv"), "ffv1", AV_PIX_FMT_YUV420P, 25, &small, 1) < 0 ||
         clipgen_encode(clip("odd.mp4"), "mpeg4", AV_PIX_FMT_YUV420P, 25, &odd, 1) < 0 ||
+        clipgen_encode(clip("odd40.mp4"), "mpeg4", AV_PIX_FMT_YUV420P, 25, &odd_long, 1) < 0 ||
         clipgen_encode(clip("gbrp.mkv"), "ffv1", AV_PIX_FMT_GBRP10LE, 25, &odder, 1) < 0 ||
         clipgen_encode(clip("10bit.mkv"), "ffv1", AV_PIX_FMT_YUV420P10LE, 25, &small, 1) < 0 ||
         clipgen_encode(clip("change.ts"), "mpeg4", AV_PIX_FMT_YUV420P, 25, change, 3) < 0 ||
@@ -368,6 +370,40 @@ static void test_ffv1_mkv(void **state)
 static void test_mpeg4_mp4_642x362(void **state)
 {
     check_clip("odd.mp4");
+    (void)state;
+}
+
+/* The decoder decodes straight into the bus's slots (most frames: the
+ * first ones come out before the bus exists), bit-exact and in order
+ * whatever order the decoder filled the slots in (B-frames, frame threads);
+ * --copy copies every frame, with the same result. */
+static void test_decoded_in_place(void **state)
+{
+    struct ref ref;
+    struct exact e = {.ref = &ref};
+    unsigned long long in_place = 0, total = 0;
+    const char *line;
+
+    ref_decode(clip("odd40.mp4"), &ref);
+    child =
+        spawn(clip("odd40.mp4"), "--bus", bus, "--fps", "max", "--wait-readers", "1", "-v", NULL);
+    assert_int_equal(read_all(FBUS_TRANSPORT_POSIX, check_exact, &e), ref.n);
+    assert_int_equal(finish(10000), 0);
+    line = strstr(slurp(errpath), "frames published where the decoder decoded them");
+    assert_non_null(line);
+    while (line > slurp(errpath) && line[-1] != ':')
+        line--;
+    assert_int_equal(sscanf(line, " %llu of %llu", &in_place, &total), 2);
+    assert_int_equal(total, (unsigned long long)ref.n);
+    print_message("# %llu of %llu frames decoded into the bus\n", in_place, total);
+    assert_true(in_place >= total / 2);
+
+    child = spawn(clip("odd40.mp4"), "--bus", bus, "--fps", "max", "--wait-readers", "1", "-v",
+                  "--copy", NULL);
+    assert_int_equal(read_all(FBUS_TRANSPORT_POSIX, check_exact, &e), ref.n);
+    assert_int_equal(finish(10000), 0);
+    assert_null(strstr(slurp(errpath), "decoder decoded them"));
+    ref_free(&ref);
     (void)state;
 }
 
@@ -965,6 +1001,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ffv1_mkv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mpeg4_mp4_642x362, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decoded_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_h264_mp4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_10bit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gbrp_odd_size, setup, teardown),
