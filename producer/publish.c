@@ -481,6 +481,14 @@ static int open_bus(struct producer *p)
                      "bus \"%s\": the name is held by another user's bus, or one still being "
                      "created",
                      p->o->bus);
+    } else if (ret == -ENOSPC) {
+        uint64_t size = wo.slot_size ? wo.slot_size : p->fmt.size;
+        uint32_t n = wo.slots ? wo.slots : FBUS_DEFAULT_SLOTS;
+
+        snprintf(p->err, sizeof(p->err),
+                 "bus \"%s\": no room in shared memory for %u slots of %.1f MB (%s); "
+                 "try fewer --slots",
+                 p->o->bus, n, (double)size / 1e6, fbus_strerror(ret));
     } else if (ret < 0) {
         bus_error(p, ret);
     }
