@@ -82,6 +82,6 @@ fbus_bus_test(test_latency
 # Lending slots to a decoder (fbus_writer_lend): publish order, numbers,
 # pixels, and a decoder in miniature with threads and a reader process.
 fbus_bus_test(test_lend
-    LIBS framebus::framebus Threads::Threads
+    LIBS framebus_internal Threads::Threads
     TIMEOUT 240
     LABELS protocol)

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "internal.h"
 #include "testutil.h"
 
 static const fbus_reader_opts lossless = {.policy = FBUS_POLICY_LOSSLESS,
@@ -242,6 +243,65 @@ static void test_errors(void **state)
     fbus_writer_close(w);
 }
 
+/* The last lent slot of a region the writer is leaving, given back (on
+ * another thread, in a producer) while the move still ends the old region:
+ * the move's own hold keeps it mapped (it used to be unmapped under it:
+ * SIGSEGV in finish_region). */
+static fbus_writer *hook_writer;
+static fbus_slot *hook_slot;
+
+static void give_back_in_move(const char *where)
+{
+    if (strcmp(where, "move:left") == 0 && hook_slot) {
+        fbus_writer_give_back(hook_writer, hook_slot);
+        hook_slot = NULL;
+    }
+}
+
+static void test_give_back_during_move(void **state)
+{
+    struct tu_fixture *fx = *state;
+    fbus_format big;
+    fbus_slot a, c;
+    fbus_writer *w;
+    fbus_reader *r;
+    fbus_frame f;
+
+    assert_int_equal(fbus_format_init(&big, "gray", 640, 480, 0), 0);
+    for (int t = 0; t < 2; t++) {
+        /* The reader follows only when this thread reads: the new
+         * region's gate waits for it briefly. */
+        fbus_writer_opts wo = {.transport = tu_transports[t],
+                               .format = &fx->fmt,
+                               .slots = 6,
+                               .reserve_timeout_ns = 100 * TU_MS};
+        fbus_reader_opts ro = lossless;
+
+        ro.transport = tu_transports[t];
+        assert_int_equal(fbus_writer_open(fx->name, &wo, &w), 0);
+        assert_int_equal(fbus_reader_open(fx->name, &ro, &r), 0);
+        assert_int_equal(tu_publish(w, &fx->fmt, TU_SEC, NULL), 0);
+        assert_int_equal(fbus_writer_lend(w, &fx->fmt, &a), 0);
+        tu_fill(&a, 40);
+        assert_int_equal(fbus_writer_publish_lent(w, &a, NULL), 0);
+        hook_writer = w;
+        hook_slot = &a;
+        fbus__test_hook = give_back_in_move;
+        assert_int_equal(fbus_writer_acquire(w, &big, TU_SEC, &c), 0);
+        fbus__test_hook = NULL;
+        assert_null(hook_slot); /* the hook ran */
+        tu_fill(&c, 1);
+        assert_int_equal(fbus_writer_publish(w, &c, NULL), 0);
+        /* The reader gets the old region's frames, then follows. */
+        expect_frame(r, 1, 1);
+        expect_frame(r, 2, 40);
+        assert_int_equal(fbus_reader_acquire(r, TU_SEC, &f), FBUS_EREPLACED);
+        expect_frame(r, 1, 1);
+        fbus_reader_close(r);
+        fbus_writer_close(w);
+    }
+}
+
 /* A writer closed with slots still lent ends the stream at once and keeps
  * the slots' memory until they come back (the producer's decoder may be
  * freed after the bus). */
@@ -458,6 +518,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lent_slot_kept, setup, tu_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_lend_waits_for_no_one, setup, tu_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, tu_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_give_back_during_move, setup, tu_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_close_while_lent, setup, tu_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_mini_decoder, setup, tu_fixture_teardown),
     };

@@ -520,11 +520,29 @@ FBUS_EXTERN int fbus_writer_wait_readers(fbus_writer *w, int n, int64_t timeout_
  * so the bus never lacks a name and a failure leaves the old region in
  * place. The old one is then marked replaced so its readers follow.
  */
+/* Drop one hold on the region w left at generation gen: the one that
+ * drops the last returns it, unlinked from the list, to be unmapped
+ * outside the lock. Under w->lock. */
+static struct retired *unhold(struct fbus_writer *w, uint32_t gen)
+{
+    struct retired **pr, *r;
+
+    for (pr = &w->retired; *pr; pr = &(*pr)->next)
+        if ((*pr)->gen == gen)
+            break;
+    if (!*pr || --(*pr)->lent)
+        return NULL;
+    r = *pr;
+    *pr = r->next;
+    return r;
+}
+
 static int move_region(struct fbus_writer *w, uint64_t capacity)
 {
     struct fbus__region old = w->rg, fresh;
     struct retired *keep = NULL;
     uint64_t old_seq = w->seq;
+    uint32_t old_gen = w->gen;
     int err;
 
     err = fbus__region_create(w->name, w->transport, w->slots, capacity, w->mode, &fresh);
@@ -555,7 +573,9 @@ static int move_region(struct fbus_writer *w, uint64_t capacity)
     } else {
         keep->rg = old;
         keep->gen = w->gen;
-        keep->lent = w->nlent;
+        /* The lent slots' holds, and ours until we are done with it below
+         * (a give-back on another thread may drop the others meanwhile). */
+        keep->lent = w->nlent + 1;
         keep->next = w->retired;
         w->retired = keep;
     }
@@ -570,12 +590,22 @@ static int move_region(struct fbus_writer *w, uint64_t capacity)
     w->fps_frames = 0;
     w->gate_open = 0;
     pthread_mutex_unlock(&w->lock);
+    FBUS__HOOK("move:left");
 
     /* The name is the new region's now; this only drops a SysV segment. */
     old.tp->unlink(w->name, &old.map);
     finish_region(&old, FBUS__STATE_REPLACED, old_seq);
-    if (!keep)
+    if (keep) {
+        pthread_mutex_lock(&w->lock);
+        keep = unhold(w, old_gen);
+        pthread_mutex_unlock(&w->lock);
+        if (keep) {
+            fbus__region_detach(&keep->rg);
+            free(keep);
+        }
+    } else {
         fbus__region_detach(&old);
+    }
     /* The lossless readers of the old region follow us here: they hold
      * reservations, so the new session's first frame waits for them the way
      * any session's does, for them and not for a count. */
@@ -1035,7 +1065,7 @@ FBUS_EXTERN int fbus_writer_publish_lent(fbus_writer *w, fbus_slot *slot, const 
 
 FBUS_EXTERN void fbus_writer_give_back(fbus_writer *w, const fbus_slot *slot)
 {
-    struct retired **pr, *r = NULL;
+    struct retired *r = NULL;
     int done;
 
     if (!w || !slot || !slot->reserved || slot->index >= FBUS_MAX_SLOTS || forked(w))
@@ -1060,13 +1090,7 @@ FBUS_EXTERN void fbus_writer_give_back(fbus_writer *w, const fbus_slot *slot)
             fbus__futex_wake(&w->rg.hdr->release_futex, 1);
         }
     } else {
-        for (pr = &w->retired; *pr; pr = &(*pr)->next)
-            if ((*pr)->gen + 1 == slot->reserved)
-                break;
-        if (*pr && --(*pr)->lent == 0) {
-            r = *pr;
-            *pr = r->next;
-        }
+        r = unhold(w, slot->reserved - 1);
     }
     done = w->closed && !w->nlent && !w->retired;
     pthread_mutex_unlock(&w->lock);
