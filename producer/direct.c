@@ -187,14 +187,41 @@ prod_direct *prod_direct_new(void)
     return d;
 }
 
+/*
+ * Whether a decoder leaves a frame alone once it has output it, so that
+ * readers may read it in place. Not every one does: some (RoQ, and others
+ * that refill one persistent frame with ff_reget_buffer) decode the next
+ * frame into the same buffer when the caller let go of it, which would
+ * rewrite a published frame under its readers (found by a stress test:
+ * RoQ's frame 2 became frame 4). Frame-threaded decoders cannot: another
+ * thread may be reading the frame as a reference. MPEG-1/2 (slice threads
+ * only) allocate every picture afresh.
+ */
+static int output_read_only(const AVCodec *codec)
+{
+    return (codec->capabilities & AV_CODEC_CAP_FRAME_THREADS) ||
+           codec->id == AV_CODEC_ID_MPEG1VIDEO || codec->id == AV_CODEC_ID_MPEG2VIDEO;
+}
+
 void prod_direct_attach(prod_direct *d, AVCodecContext *avctx)
 {
     d->avctx = avctx;
-    /* Decoders without DR1 allocate their own way: copy their frames. */
-    if (!avctx->codec || !(avctx->codec->capabilities & AV_CODEC_CAP_DR1))
+    /* Decoders without DR1 allocate their own way, and some write into
+     * frames they output: copy their frames. */
+    if (!avctx->codec || !(avctx->codec->capabilities & AV_CODEC_CAP_DR1) ||
+        !output_read_only(avctx->codec))
         return;
     avctx->opaque = d;
     avctx->get_buffer2 = get_buffer;
+#if FF_API_THREAD_SAFE_CALLBACKS
+    /* Deprecated, and what libavcodec 59 still asks of a custom
+     * get_buffer2 with frame threads (it warns otherwise): get_buffer is
+     * thread-safe (d->mu, and the writer's own lock). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    avctx->thread_safe_callbacks = 1;
+#pragma GCC diagnostic pop
+#endif
 }
 
 void prod_direct_set_writer(prod_direct *d, fbus_writer *w)

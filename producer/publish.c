@@ -272,6 +272,7 @@ static int publish_in_place(struct producer *p)
 /* Publish one frame. Returns 0, 1 when stopped by a signal, or an error. */
 static int publish_one(struct producer *p)
 {
+    fbus_format afmt;
     fbus_slot slot;
     fbus_meta meta;
     int ret;
@@ -288,8 +289,15 @@ static int publish_one(struct producer *p)
         }
         return ret < 0 ? ret : *p->stop ? 1 : 0;
     }
+    /* A frame that needs bigger slots moves the bus to a region sized by
+     * what acquire is asked for: while lending, the decoder's padded
+     * buffers' size, so that its frames are lent there too (sized for the
+     * copy, every later lend was refused). */
+    afmt = p->fmt;
+    if (p->lending && prod_direct_slot_size(p->direct) > afmt.size)
+        afmt.size = prod_direct_slot_size(p->direct);
     do {
-        ret = fbus_writer_acquire(p->w, &p->fmt, POLL_NS, &slot);
+        ret = fbus_writer_acquire(p->w, &afmt, POLL_NS, &slot);
         if (ret == 0 || ret != -ETIMEDOUT)
             break;
         prod_status_update(&p->status, p->w, p->published, p->media_t,
@@ -301,6 +309,7 @@ static int publish_one(struct producer *p)
         bus_error(p, ret);
         return ret;
     }
+    slot.format.size = p->fmt.size;
     ret = fill_slot(p, &slot);
     if (ret < 0) {
         fbus_writer_cancel(p->w, &slot);
