@@ -764,19 +764,25 @@ static int claim_slot(struct fbus_writer *w, uint64_t odd, int *forced, uint64_t
     return -1;
 }
 
-static void fill_slot(struct fbus_writer *w, uint32_t i, const fbus_format *fmt, fbus_slot *slot)
+/* The heads-up: frame seq + 1 is coming. Its time and CPU first, the
+ * number last, so a reader that sees the number sees them. */
+static void announce(struct fbus_writer *w)
 {
     struct fbus__header *h = w->rg.hdr;
-    uint8_t *base = fbus__payload(&w->rg, i);
     int cpu = sched_getcpu();
 
-    /* The heads-up: frame seq + 1 is coming. Its time and CPU first, the
-     * number last, so a reader that sees the number sees them. */
     atomic_store_explicit(&h->begun_ns, fbus_now_ns(), memory_order_relaxed);
     atomic_store_explicit(&h->begun_cpu, cpu < 0 ? UINT32_MAX : (uint32_t)cpu,
                           memory_order_relaxed);
     atomic_store_explicit(&h->begun_seq, w->seq + 1, memory_order_seq_cst);
     heads_up(h);
+}
+
+/* Describe slot i, about to be filled with a frame of format fmt, to the
+ * caller (mapping it in first). */
+static void hand_out(struct fbus_writer *w, uint32_t i, const fbus_format *fmt, fbus_slot *slot)
+{
+    uint8_t *base = fbus__payload(&w->rg, i);
 
     /* The writer's own region: a failure here shows on the first store. */
     (void)fbus__slot_map_in(&w->rg, i, fmt->size, 1);
@@ -785,6 +791,12 @@ static void fill_slot(struct fbus_writer *w, uint32_t i, const fbus_format *fmt,
     for (uint32_t p = 0; p < fmt->nb_planes; p++)
         slot->data[p] = base + fmt->planes[p].offset;
     slot->index = i;
+}
+
+static void fill_slot(struct fbus_writer *w, uint32_t i, const fbus_format *fmt, fbus_slot *slot)
+{
+    announce(w);
+    hand_out(w, i, fmt, slot);
     slot->seq = w->seq + 1;
     w->holding = 1;
     w->held = i;
@@ -1011,12 +1023,7 @@ FBUS_EXTERN int fbus_writer_lend(fbus_writer *w, const fbus_format *fmt, fbus_sl
     w->lent[i] = LENT;
     w->nlent++;
     w->slot_seq[i] = 0;
-    (void)fbus__slot_map_in(&w->rg, (uint32_t)i, fmt->size, 1);
-    memset(slot, 0, sizeof(*slot));
-    slot->format = *fmt;
-    for (uint32_t p = 0; p < fmt->nb_planes; p++)
-        slot->data[p] = fbus__payload(&w->rg, (uint32_t)i) + fmt->planes[p].offset;
-    slot->index = (uint32_t)i;
+    hand_out(w, (uint32_t)i, fmt, slot);
     slot->reserved = w->gen + 1;
     pthread_mutex_unlock(&w->lock);
     return 0;
@@ -1024,8 +1031,7 @@ FBUS_EXTERN int fbus_writer_lend(fbus_writer *w, const fbus_format *fmt, fbus_sl
 
 FBUS_EXTERN int fbus_writer_publish_lent(fbus_writer *w, fbus_slot *slot, const fbus_meta *meta)
 {
-    struct fbus__header *h;
-    int cpu, err = 0;
+    int err = 0;
 
     if (!w || !slot || !slot->reserved || slot->index >= FBUS_MAX_SLOTS)
         return -EINVAL;
@@ -1049,13 +1055,7 @@ FBUS_EXTERN int fbus_writer_publish_lent(fbus_writer *w, fbus_slot *slot, const 
     /* The heads-up, as fill_slot gives it, at once: the frame was filled
      * over several frames' time, so a low-latency reader asleep there is
      * woken now, and the publish follows. */
-    h = w->rg.hdr;
-    cpu = sched_getcpu();
-    atomic_store_explicit(&h->begun_ns, fbus_now_ns(), memory_order_relaxed);
-    atomic_store_explicit(&h->begun_cpu, cpu < 0 ? UINT32_MAX : (uint32_t)cpu,
-                          memory_order_relaxed);
-    atomic_store_explicit(&h->begun_seq, w->seq + 1, memory_order_seq_cst);
-    heads_up(h);
+    announce(w);
     publish_slot(w, slot->index, &slot->format, meta);
     w->lent[slot->index] = LENT_PUBLISHED;
     slot->seq = w->seq;
