@@ -175,6 +175,41 @@ static void test_lent_slot_kept(void **state)
     fbus_writer_close(w);
 }
 
+/* A latest reader keeps the frame it holds however many slots are lent:
+ * lend leaves one more slot unlent per latest reader, so acquire never has
+ * to take that frame (it did, with two left: FBUS_EOVERRUN at release,
+ * found by helper-16). */
+static void test_latest_reader_not_overrun(void **state)
+{
+    struct tu_fixture *fx = *state;
+    fbus_writer_opts wo = {.format = &fx->fmt, .slots = 8};
+    fbus_reader_opts latest = {.policy = FBUS_POLICY_LATEST,
+                               .producer_timeout_ns = TU_PRODUCER_TIMEOUT};
+    fbus_slot lent[8];
+    fbus_frame f;
+    fbus_writer *w;
+    fbus_reader *r;
+    int n = 0;
+
+    assert_int_equal(fbus_writer_open(fx->name, &wo, &w), 0);
+    assert_int_equal(fbus_reader_open(fx->name, &latest, &r), 0);
+    assert_int_equal(tu_publish(w, &fx->fmt, TU_SEC, NULL), 0);
+    while (n < 8 && fbus_writer_lend(w, &fx->fmt, &lent[n]) == 0)
+        n++;
+    assert_int_equal(n, 8 - 2 - 1); /* two for acquire, one for the reader */
+    assert_int_equal(tu_publish(w, &fx->fmt, TU_SEC, NULL), 0);
+    assert_int_equal(fbus_reader_acquire(r, TU_SEC, &f), 0);
+    assert_int_equal(f.seq, 2);
+    for (uint64_t seq = 3; seq <= 6; seq++)
+        assert_int_equal(tu_publish(w, &fx->fmt, TU_SEC, NULL), 0);
+    assert_true(tu_verify(&f, 2));
+    assert_int_equal(fbus_reader_release(r, &f), 0);
+    for (int i = 0; i < n; i++)
+        fbus_writer_give_back(w, &lent[i]);
+    fbus_reader_close(r);
+    fbus_writer_close(w);
+}
+
 /* Lend takes no slot whose frame a lossless reader has yet to read. */
 static void test_lend_waits_for_no_one(void **state)
 {
@@ -239,6 +274,10 @@ static void test_errors(void **state)
     tu_fill(&b, 4);
     assert_int_equal(fbus_writer_publish_lent(w, &b, NULL), -ESTALE);
     fbus_writer_give_back(w, &a);
+    /* A second give-back of a slot of the region left drops nothing: b
+     * still keeps that region mapped (the second one used to unmap it). */
+    fbus_writer_give_back(w, &a);
+    tu_fill(&b, 5);
     fbus_writer_give_back(w, &b);
     fbus_writer_close(w);
 }
@@ -516,6 +555,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_publish_order_numbers, setup, tu_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_unpublished_never_read, setup, tu_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_lent_slot_kept, setup, tu_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_latest_reader_not_overrun, setup, tu_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_lend_waits_for_no_one, setup, tu_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, tu_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_give_back_during_move, setup, tu_fixture_teardown),

@@ -25,8 +25,9 @@ struct lease {
  * lent: mapped until the last of them comes back. */
 struct retired {
     struct fbus__region rg;
-    uint32_t gen;  /* w->gen while it was the writer's region */
-    uint32_t lent; /* its slots not given back yet */
+    uint32_t gen;                 /* w->gen while it was the writer's region */
+    uint8_t lent[FBUS_MAX_SLOTS]; /* its slots not given back yet */
+    uint32_t holds;               /* those, and the moving writer's own */
     struct retired *next;
 };
 
@@ -520,17 +521,23 @@ FBUS_EXTERN int fbus_writer_wait_readers(fbus_writer *w, int n, int64_t timeout_
  * so the bus never lacks a name and a failure leaves the old region in
  * place. The old one is then marked replaced so its readers follow.
  */
-/* Drop one hold on the region w left at generation gen: the one that
- * drops the last returns it, unlinked from the list, to be unmapped
- * outside the lock. Under w->lock. */
-static struct retired *unhold(struct fbus_writer *w, uint32_t gen)
+/* Drop a hold on the region w left at generation gen: lent slot i's, or
+ * with i == UINT32_MAX the moving writer's (a slot given back twice drops
+ * nothing the second time, as in the current region). The one that drops
+ * the last returns it, unlinked from the list, to be unmapped outside the
+ * lock. Under w->lock. */
+static struct retired *unhold(struct fbus_writer *w, uint32_t gen, uint32_t i)
 {
     struct retired **pr, *r;
 
     for (pr = &w->retired; *pr; pr = &(*pr)->next)
         if ((*pr)->gen == gen)
             break;
-    if (!*pr || --(*pr)->lent)
+    if (!*pr || (i != UINT32_MAX && (i >= FBUS_MAX_SLOTS || !(*pr)->lent[i])))
+        return NULL;
+    if (i != UINT32_MAX)
+        (*pr)->lent[i] = NOT_LENT;
+    if (--(*pr)->holds)
         return NULL;
     r = *pr;
     *pr = r->next;
@@ -575,7 +582,8 @@ static int move_region(struct fbus_writer *w, uint64_t capacity)
         keep->gen = w->gen;
         /* The lent slots' holds, and ours until we are done with it below
          * (a give-back on another thread may drop the others meanwhile). */
-        keep->lent = w->nlent + 1;
+        memcpy(keep->lent, w->lent, sizeof(keep->lent));
+        keep->holds = w->nlent + 1;
         keep->next = w->retired;
         w->retired = keep;
     }
@@ -597,7 +605,7 @@ static int move_region(struct fbus_writer *w, uint64_t capacity)
     finish_region(&old, FBUS__STATE_REPLACED, old_seq);
     if (keep) {
         pthread_mutex_lock(&w->lock);
-        keep = unhold(w, old_gen);
+        keep = unhold(w, old_gen, UINT32_MAX);
         pthread_mutex_unlock(&w->lock);
         if (keep) {
             fbus__region_detach(&keep->rg);
@@ -640,6 +648,21 @@ static int holds_writer(const struct fbus__reader_entry *e)
     return FBUS__ENTRY_KIND(st) == FBUS__ENTRY_ACTIVE &&
            atomic_load_explicit(&e->policy, memory_order_relaxed) == FBUS_POLICY_LOSSLESS &&
            atomic_load_explicit(&e->demoted, memory_order_seq_cst) != FBUS__DEMOTED(st);
+}
+
+/* Active readers that fbus_writer_acquire() may overrun: latest readers
+ * and demoted lossless ones. */
+static uint32_t readers_not_waited_for(const struct fbus__region *rg)
+{
+    uint32_t hw = fbus__readers_hw(rg), n = 0;
+
+    for (uint32_t r = 0; r < hw; r++) {
+        const struct fbus__reader_entry *e = &rg->readers[r];
+        uint32_t st = atomic_load_explicit(&e->state, memory_order_relaxed);
+
+        n += FBUS__ENTRY_KIND(st) == FBUS__ENTRY_ACTIVE && !holds_writer(e);
+    }
+    return n;
 }
 
 /* The oldest frame any live lossless reader still needs (UINT64_MAX: none).
@@ -1008,10 +1031,12 @@ FBUS_EXTERN int fbus_writer_lend(fbus_writer *w, const fbus_format *fmt, fbus_sl
         pthread_mutex_unlock(&w->lock);
         return FBUS_EFORMAT;
     }
-    /* Two slots stay with fbus_writer_acquire(): the newest frame's and one
+    /* Two slots stay with fbus_writer_acquire(), the newest frame's and one
      * to fill, so a producer that copies some frames never waits for one
-     * only its decoder could give back. */
-    if (w->nlent + 3 > w->slots) {
+     * only its decoder could give back; and one more for each reader the
+     * writer does not wait for (latest, demoted), so that acquire never
+     * takes the frame such a reader holds while another slot would do. */
+    if (w->nlent + 3 + readers_not_waited_for(&w->rg) > w->slots) {
         pthread_mutex_unlock(&w->lock);
         return -EAGAIN;
     }
@@ -1090,7 +1115,7 @@ FBUS_EXTERN void fbus_writer_give_back(fbus_writer *w, const fbus_slot *slot)
             fbus__futex_wake(&w->rg.hdr->release_futex, 1);
         }
     } else {
-        r = unhold(w, slot->reserved - 1);
+        r = unhold(w, slot->reserved - 1, slot->index);
     }
     done = w->closed && !w->nlent && !w->retired;
     pthread_mutex_unlock(&w->lock);

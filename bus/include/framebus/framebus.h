@@ -305,9 +305,10 @@ FBUS_EXTERN void fbus_writer_cancel(fbus_writer *w, fbus_slot *slot);
  * waits: it takes a slot that no lossless reader still needs and no reader
  * holds, or returns -EAGAIN, and then the caller uses memory of its own and
  * publishes that frame with fbus_writer_acquire() and a copy (which waits
- * for lossless readers as always). Two slots are never lent, so
- * fbus_writer_acquire() can always go on: give the bus as many slots more
- * as the decoder keeps frames. The slot's seq is 0 until it is published.
+ * for lossless readers as always). Two slots, plus one per latest reader,
+ * are never lent, so fbus_writer_acquire() can always go on without taking
+ * a frame a latest reader holds: give the bus as many slots more as the
+ * decoder keeps frames. The slot's seq is 0 until it is published.
  * Returns 0, -EAGAIN, FBUS_EFORMAT (fmt is not valid or does not fit the
  * slots), -EINVAL, -ECHILD.
  *
