@@ -227,7 +227,7 @@ static int publish(struct run *r, struct pass *p)
     int ret;
 
     if (r->direct) {
-        ret = prod_direct_publish(r->direct, r->w, f, &meta);
+        ret = prod_direct_publish(r->direct, r->w, f, &r->fmt, &meta);
         if (ret <= 0) {
             r->published += ret == 0;
             return ret;

@@ -18,8 +18,6 @@
 #include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
 
-#include "avplanes.h"
-
 /* Bytes after each plane: libav's own pools add 16 + STRIDE_ALIGN - 1,
  * for SIMD code that reads a little past a row's end. */
 #define PLANE_PAD 128
@@ -266,7 +264,8 @@ uint32_t prod_direct_frames_held(const prod_direct *d)
     return refs + reorder + 2 * threads + 2;
 }
 
-int prod_direct_publish(prod_direct *d, fbus_writer *w, const AVFrame *f, const fbus_meta *meta)
+int prod_direct_publish(prod_direct *d, fbus_writer *w, const AVFrame *f, const fbus_format *packed,
+                        const fbus_meta *meta)
 {
     const struct lend *l;
     fbus_writer *lw = NULL;
@@ -291,8 +290,7 @@ int prod_direct_publish(prod_direct *d, fbus_writer *w, const AVFrame *f, const 
     /* What a reader gets: the table the copy would publish, at the
      * offsets and strides where the decoder left the picture (cropping
      * moves the plane pointers). */
-    if (fbav_format(&fmt, f->format, f->width, f->height) < 0)
-        return 1;
+    fmt = *packed;
     fmt.size = 0;
     for (uint32_t i = 0; i < fmt.nb_planes; i++) {
         fbus_plane *p = &fmt.planes[i];

@@ -39,11 +39,14 @@ uint64_t prod_direct_slot_size(prod_direct *d);
 uint32_t prod_direct_frames_held(const prod_direct *d);
 
 /*
- * Publish frame f where it lies if the decoder decoded it into a lent slot:
+ * Publish frame f where it lies if the decoder decoded it into a lent slot,
+ * with the plane table `packed` (fbav_format()'s for the frame) at the
+ * decoder's offsets and strides:
  * 0 (published), 1 (it is not in a lent slot, or cannot be published
  * there: copy it), or a negative error of fbus_writer_publish_lent().
  */
-int prod_direct_publish(prod_direct *d, fbus_writer *w, const AVFrame *f, const fbus_meta *meta);
+int prod_direct_publish(prod_direct *d, fbus_writer *w, const AVFrame *f, const fbus_format *packed,
+                        const fbus_meta *meta);
 
 /* Frames published in place, and buffers the bus could not lend. */
 uint64_t prod_direct_published(const prod_direct *d);

@@ -263,7 +263,7 @@ static int publish_in_place(struct producer *p)
     prod_pace_wait(&p->pace, p->published, p->media_t, p->stop);
     if (*p->stop)
         return 1;
-    ret = prod_direct_publish(p->direct, p->w, p->frame, &meta);
+    ret = prod_direct_publish(p->direct, p->w, p->frame, &p->fmt, &meta);
     if (ret < 0)
         bus_error(p, ret);
     return ret;
@@ -294,8 +294,8 @@ static int publish_one(struct producer *p)
      * buffers' size, so that its frames are lent there too (sized for the
      * copy, every later lend was refused). */
     afmt = p->fmt;
-    if (p->lending && prod_direct_slot_size(p->direct) > afmt.size)
-        afmt.size = prod_direct_slot_size(p->direct);
+    if (p->lending)
+        afmt.size = FFMAX(afmt.size, prod_direct_slot_size(p->direct));
     do {
         ret = fbus_writer_acquire(p->w, &afmt, POLL_NS, &slot);
         if (ret == 0 || ret != -ETIMEDOUT)
