@@ -1001,14 +1001,16 @@ static void test_autorotate(void **state)
                 set_tkhd_matrix(clip("turned.mp4"), cases[i].m[0], cases[i].m[1], cases[i].m[2],
                                 cases[i].m[3]);
             for (int keep = 0; keep < 2; keep++) {
-                /* cat started first, then the producer; compare framemd5s
+                /* cat started first, then the producer, which waits for it
+                 * (a fixed sleep lost the race on a loaded machine); compare framemd5s
                  * of ffmpeg's own decode (autorotated unless
                  * -noautorotate). */
                 snprintf(cmd, sizeof(cmd),
                          "set -e; d='%s'; "
                          "'%s/tools/framebus' cat %s --y4m --timeout 30 > \"$d/turned.y4m\" "
                          "2>/dev/null & "
-                         "sleep 0.3; '%s' \"$d/turned.mp4\" --bus %s --fps max --quiet %s; "
+                         "'%s' \"$d/turned.mp4\" --bus %s --fps max --wait-readers 1 "
+                         "--quiet %s; "
                          "wait; "
                          "ffmpeg -v error %s -i \"$d/turned.mp4\" -f framemd5 - | grep -v '^#' | "
                          "cut -d, -f6 > \"$d/a.md5\"; "
