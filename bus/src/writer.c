@@ -4,10 +4,12 @@
  * publishing it, waiting for lossless readers, and the producer's heartbeat.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -192,7 +194,12 @@ static int start_thread(struct fbus_writer *w)
  * and its producer ended or gone. */
 static int stale_region(const char *name, fbus_transport t, struct fbus__region *old)
 {
-    int status, err = fbus__region_attach(name, t, 0, old);
+    /* Writable, to take its lock below; another user's region is not,
+     * and is refused below as before. */
+    int status, err = fbus__region_attach(name, t, 1, old);
+
+    if (err == -EACCES)
+        err = fbus__region_attach(name, t, 0, old);
 
     if (err < 0)
         return err;
@@ -201,11 +208,40 @@ static int stale_region(const char *name, fbus_transport t, struct fbus__region 
         return -EEXIST;
     }
     status = fbus__producer_status(old, FBUS__PRODUCER_TIMEOUT_NS, fbus_now_ns());
-    if (status == FBUS__STATE_LIVE || status == FBUS__STATE_STALLED) {
+    /* Ours to take over only with its producer's liveness lock, held until
+     * we have removed its name (the detach drops it): of writers racing
+     * for one stale region, the others find it taken (live), and none can
+     * remove a name another one has given its new region meanwhile (the
+     * unlink's check of the inode and the unlink are two steps; without
+     * the lock two writers both got the name, 1 run in ~10 of
+     * test_writer_race_stale). */
+    if (status == FBUS__STATE_LIVE || status == FBUS__STATE_STALLED ||
+        fbus__lock_take(old->map.lockfd, FBUS__LOCK_PRODUCER) < 0) {
         fbus__region_detach(old);
         return FBUS_EBUSY;
     }
     return 0;
+}
+
+/* Remove the file under bus `name` that names no region (a SysV key file
+ * whose segment is gone), under the producer's lock on it and only if the
+ * name still is that file: a writer that took the name meanwhile holds the
+ * lock on its own file, so its name stays (an unconditional unlink here
+ * could remove it, and two writers had the name). */
+static void remove_garbage(const struct fbus__transport *tp, const char *name)
+{
+    char file[sizeof(((struct fbus__mapping *)0)->path)];
+    struct stat held, now;
+    int fd;
+
+    tp->file(name, file, sizeof(file));
+    fd = open(file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &held) == 0 && fbus__lock_take(fd, FBUS__LOCK_PRODUCER) == 0 &&
+        lstat(file, &now) == 0 && now.st_ino == held.st_ino && now.st_dev == held.st_dev)
+        unlink(file);
+    close(fd);
 }
 
 /* Create the region, complete, under a temporary name; then give it the
@@ -228,7 +264,10 @@ static int create_region(struct fbus_writer *w, uint64_t capacity)
             /* It went away meanwhile; or, the second time, the name is a
              * SysV key file whose segment is gone: garbage to remove. */
             if (attempt > 0)
-                w->rg.tp->unlink(w->name, NULL);
+                remove_garbage(w->rg.tp, w->name);
+            /* If this was the last look, the name kept changing under
+             * us: another writer is taking it over. */
+            err = FBUS_EBUSY;
             continue;
         }
         if (err == -EAGAIN || err == FBUS_EBADREGION || err == FBUS_EVERSION)
