@@ -449,7 +449,9 @@ FBUS_EXTERN int fbus_reader_acquire(fbus_reader *r, int64_t timeout_ns, fbus_fra
 /*
  * Give the frame back. Returns 0, FBUS_EOVERRUN if the writer reused the
  * slot while it was held (only latest readers with fewer than readers + 2
- * slots, observers, and lossless readers demoted while they were stopped):
+ * slots, or with fewer than readers + 2 slots not lent when they attached
+ * to a writer that lends (fbus_writer_lend), observers, and lossless
+ * readers demoted while they were stopped):
  * the bytes read may be torn and should be dropped; -EINVAL (not the held
  * frame), -ECHILD.
  */
