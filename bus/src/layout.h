@@ -57,6 +57,9 @@ enum {
  */
 #define FBUS__LOCK_PRODUCER 0
 #define FBUS__LOCK_ENTRY(i) (1 + (i))
+/* Held by a writer while it takes the name over from a stale region (not a
+ * liveness lock: readers never test it, so a dead producer stays dead). */
+#define FBUS__LOCK_TAKEOVER (1 + FBUS_MAX_READERS)
 
 /*
  * A cursor packs a frame's sequence number with the slot that holds it so

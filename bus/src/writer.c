@@ -208,15 +208,16 @@ static int stale_region(const char *name, fbus_transport t, struct fbus__region 
         return -EEXIST;
     }
     status = fbus__producer_status(old, FBUS__PRODUCER_TIMEOUT_NS, fbus_now_ns());
-    /* Ours to take over only with its producer's liveness lock, held until
-     * we have removed its name (the detach drops it): of writers racing
-     * for one stale region, the others find it taken (live), and none can
-     * remove a name another one has given its new region meanwhile (the
-     * unlink's check of the inode and the unlink are two steps; without
-     * the lock two writers both got the name, 1 run in ~10 of
-     * test_writer_race_stale). */
+    /* Ours to take over only with its takeover lock, held until we have
+     * removed its name (the detach drops it): of writers racing for one
+     * stale region, the others find it taken, and none can remove a name
+     * another one has given its new region meanwhile (the unlink's check
+     * of the inode and the unlink are two steps; without the lock two
+     * writers both got the name, 1 run in ~10 of test_writer_race_stale).
+     * Not the producer's liveness byte: readers would take the dead
+     * producer for alive again and rejoin its session (test_fault). */
     if (status == FBUS__STATE_LIVE || status == FBUS__STATE_STALLED ||
-        fbus__lock_take(old->map.lockfd, FBUS__LOCK_PRODUCER) < 0) {
+        fbus__lock_take(old->map.lockfd, FBUS__LOCK_TAKEOVER) < 0) {
         fbus__region_detach(old);
         return FBUS_EBUSY;
     }
@@ -224,10 +225,11 @@ static int stale_region(const char *name, fbus_transport t, struct fbus__region 
 }
 
 /* Remove the file under bus `name` that names no region (a SysV key file
- * whose segment is gone), under the producer's lock on it and only if the
- * name still is that file: a writer that took the name meanwhile holds the
- * lock on its own file, so its name stays (an unconditional unlink here
- * could remove it, and two writers had the name). */
+ * whose segment is gone), under its producer and takeover locks and only
+ * if the name still is that file: a writer that took the name meanwhile
+ * holds the producer lock on its own file, so its name stays (an
+ * unconditional unlink here could remove it, and two writers had the
+ * name). */
 static void remove_garbage(const struct fbus__transport *tp, const char *name)
 {
     char file[sizeof(((struct fbus__mapping *)0)->path)];
@@ -239,7 +241,8 @@ static void remove_garbage(const struct fbus__transport *tp, const char *name)
     if (fd < 0)
         return;
     if (fstat(fd, &held) == 0 && fbus__lock_take(fd, FBUS__LOCK_PRODUCER) == 0 &&
-        lstat(file, &now) == 0 && now.st_ino == held.st_ino && now.st_dev == held.st_dev)
+        fbus__lock_take(fd, FBUS__LOCK_TAKEOVER) == 0 && lstat(file, &now) == 0 &&
+        now.st_ino == held.st_ino && now.st_dev == held.st_dev)
         unlink(file);
     close(fd);
 }
