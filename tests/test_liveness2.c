@@ -1232,6 +1232,70 @@ static void test_close_not_held_by_late_reservation(void **state)
     fbus__reserve_drop(&rv);
 }
 
+/*
+ * A writer opening the name while its producer closes, between the
+ * producer's check that the name is still its own and its unlink (a test
+ * hook there): the newcomer takes over the ended region, and the closing
+ * producer used to remove the newcomer's fresh name (found by a tester
+ * with a delay shim): the newcomer got 0, its bus had no name, and a third
+ * writer got it too. Now either the newcomer is refused (the closing one
+ * holds the takeover lock) or its bus keeps the name.
+ */
+static const char *race_name;
+static fbus_transport race_transport;
+static fbus_writer *race_writer;
+static int race_rc, race_fired;
+
+static void open_during_unlink(const char *where)
+{
+    fbus_writer_opts o = {.transport = race_transport};
+    fbus_format f;
+
+    if (strcmp(where, "unlink:checked") != 0 || race_fired)
+        return;
+    race_fired = 1;
+    fbus_format_init(&f, "gray", 64, 64, 0);
+    o.format = &f;
+    race_rc = fbus_writer_open(race_name, &o, &race_writer);
+}
+
+static void test_open_during_close(void **state)
+{
+    struct tu_fixture *c = *state;
+
+    for (int k = 0; k < 2; k++) {
+        fbus_writer_opts o = {.transport = tu_transports[k], .format = &c->fmt};
+        fbus_writer *w, *third = NULL;
+        fbus_stats st;
+        int rc;
+
+        assert_int_equal(fbus_writer_open(c->name, &o, &w), 0);
+        assert_int_equal(tu_publish(w, &c->fmt, TU_SEC, NULL), 0);
+        race_name = c->name;
+        race_transport = tu_transports[k];
+        race_writer = NULL;
+        race_fired = 0;
+        fbus__test_hook = open_during_unlink;
+        fbus_writer_close(w);
+        fbus__test_hook = NULL;
+        assert_true(race_fired);
+        if (race_rc == 0) {
+            /* It won: the name is its bus. */
+            assert_int_equal(fbus_stat(c->name, tu_transports[k], &st), 0);
+            assert_int_equal(st.state, FBUS_STATE_LIVE);
+            assert_int_equal(st.producer_pid, getpid());
+            rc = fbus_writer_open(c->name, &o, &third);
+            assert_int_not_equal(rc, 0);
+            fbus_writer_close(race_writer);
+        } else {
+            assert_int_equal(race_rc, FBUS_EBUSY);
+            /* Refused while the name was going; free once it is gone. */
+            assert_int_equal(fbus_writer_open(c->name, &o, &third), 0);
+            fbus_writer_close(third);
+        }
+    }
+}
+
 static void test_killed_while_claiming_first_entry(void **state)
 {
     struct tu_fixture *c = *state;
@@ -1285,6 +1349,7 @@ int main(void)
         T(test_polling_writer_lease),
         T(test_killed_while_claiming_first_entry),
         T(test_close_not_held_by_late_reservation),
+        T(test_open_during_close),
     };
 #undef T
 

@@ -183,6 +183,7 @@ static int posix_unlink(const char *name, const struct fbus__mapping *m)
             return -errno;
         if ((uint64_t)st.st_ino != m->ident)
             return -ENOENT;
+        FBUS__HOOK("unlink:checked");
     }
     if (shm_unlink(path) < 0)
         return -errno;

@@ -198,6 +198,8 @@ static int sysv_unlink(const char *name, const struct fbus__mapping *m)
         shmctl(m->shmid, IPC_RMID, NULL);
         return -ENOENT;
     }
+    if (m)
+        FBUS__HOOK("unlink:checked");
     if (id >= 0 && shmctl(id, IPC_RMID, NULL) < 0)
         return errno == EPERM ? -EACCES : -errno;
     if (unlink(path) < 0)

@@ -224,6 +224,17 @@ static int stale_region(const char *name, fbus_transport t, struct fbus__region 
     return 0;
 }
 
+/* Remove our region's name, under its takeover lock: a writer taking
+ * the name over from our ended region holds that lock and removes the name
+ * itself, and our check that the name is ours and the unlink are two
+ * steps, between which it could give the name to its new region (a tester
+ * widened that window with a delay and got two writers owning the name). */
+static void drop_name(struct fbus_writer *w)
+{
+    if (fbus__lock_take(w->rg.map.lockfd, FBUS__LOCK_TAKEOVER) == 0)
+        w->rg.tp->unlink(w->name, &w->rg.map);
+}
+
 /* Remove the file under bus `name` that names no region (a SysV key file
  * whose segment is gone), under its producer and takeover locks and only
  * if the name still is that file: a writer that took the name meanwhile
@@ -349,7 +360,7 @@ FBUS_EXTERN int fbus_writer_open(const char *name, const fbus_writer_opts *opts,
 fail_thread:
     fbus__fd_untrack(&w->rg.map.fd);
     fbus__fd_untrack(&w->rg.map.lockfd);
-    w->rg.tp->unlink(w->name, &w->rg.map);
+    drop_name(w);
     w->rg.tp->destroy(&w->rg.map);
 fail_region:
     pthread_mutex_destroy(&w->lock);
@@ -493,7 +504,7 @@ FBUS_EXTERN void fbus_writer_close(fbus_writer *w)
              * reservation has registered, within the bound. */
             if (w->reserve_ns > 0)
                 wait_reserved(w, fbus__deadline(w->reserve_ns), INT64_MAX, -1);
-            w->rg.tp->unlink(w->name, &w->rg.map);
+            drop_name(w);
         }
     }
     /* Slots still lent (a decoder not freed yet) keep the memory mapped:
