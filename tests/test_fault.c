@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -259,6 +260,22 @@ static int producer_main(void *arg)
 
 /* Whether anything of bus `name` is left: a /dev/shm entry, or a SysV
  * segment created by one of pids. */
+/* Whether SysV segment id holds bus `name`'s region, or a blank one (a
+ * producer killed before it wrote the header): a segment another program
+ * made, by a process that got one of our dead producers' pids, is not
+ * ours. One we cannot read is counted as ours. */
+static int sysv_segment_is(int id, const char *name)
+{
+    const struct fbus__header *h = shmat(id, NULL, SHM_RDONLY);
+    int ours;
+
+    if (h == (void *)-1)
+        return 1;
+    ours = strncmp(h->name, name, sizeof(h->name)) == 0 || (h->magic == 0 && h->name[0] == '\0');
+    shmdt(h);
+    return ours;
+}
+
 static int leftovers(const char *name, const pid_t *pids, int n)
 {
     char path[FBUS_NAME_MAX + 32], line[512];
@@ -284,7 +301,7 @@ static int leftovers(const char *name, const pid_t *pids, int n)
             if (sscanf(line, "%lld %d %o %lld %d", &key, &id, &perms, &size, &cpid) != 5)
                 continue;
             for (int i = 0; i < n; i++) {
-                if (pids[i] == cpid) {
+                if (pids[i] == cpid && sysv_segment_is(id, name)) {
                     fprintf(stderr, "left behind: SysV segment %d of pid %d\n", id, cpid);
                     found = 1;
                 }
