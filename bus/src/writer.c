@@ -957,6 +957,7 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
             if (left > FBUS__LOOK_EVERY_NS)
                 left = FBUS__LOOK_EVERY_NS;
             atomic_fetch_add_explicit(&h->writer_waits, 1, memory_order_relaxed);
+            FBUS__HOOK("wait:release");
             fbus__futex_wait_chunk(&h->release_futex, v, left);
         }
         atomic_store_explicit(&h->writer_waiting, 0, memory_order_relaxed);
