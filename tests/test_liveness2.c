@@ -17,7 +17,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1296,6 +1298,196 @@ static void test_open_during_close(void **state)
     }
 }
 
+/* A writer taking over our ended region dies holding its takeover lock
+ * while we close: the close waits for the lock, finds the name still ours
+ * and removes it (it used to skip the removal and leave an ended region
+ * under the name: found by a tester). */
+struct taker_arg {
+    const char *name;
+    fbus_transport t;
+    int fd; /* a byte once the lock is held */
+};
+
+static int taker_dies_holding(void *p)
+{
+    struct taker_arg *a = p;
+    struct fbus__region rg;
+    char one = 1;
+
+    if (fbus__region_attach(a->name, a->t, 1, &rg) != 0)
+        CHILD_FAIL(2, "taker: cannot attach");
+    if (fbus__lock_take(rg.map.lockfd, FBUS__LOCK_TAKEOVER) != 0)
+        CHILD_FAIL(3, "taker: cannot take the takeover lock");
+    if (write(a->fd, &one, 1) != 1)
+        return 4;
+    tu_sleep_ms(300);
+    kill(getpid(), SIGKILL);
+    return 5;
+}
+
+static void test_close_after_taker_died(void **state)
+{
+    struct tu_fixture *c = *state;
+
+    for (int k = 0; k < 2; k++) {
+        fbus_transport t = tu_transports[k];
+        fbus_writer *w = open_writer(c, t, 2);
+        int fds[2];
+        struct taker_arg a;
+        fbus_stats st;
+        pid_t pid;
+        char b;
+
+        assert_int_equal(tu_publish(w, &c->fmt, TU_SEC, NULL), 0);
+        assert_int_equal(pipe(fds), 0);
+        a = (struct taker_arg){c->name, t, fds[1]};
+        pid = tu_fork(taker_dies_holding, &a, 30);
+        assert_int_equal(read(fds[0], &b, 1), 1);
+        fbus_writer_close(w);
+        assert_int_equal(tu_wait(pid, 5000), 128 + SIGKILL);
+        if (fbus_stat(c->name, t, &st) != -ENOENT)
+            fail_msg("%s: the closed writer's name is still there (state %d)", tu_transport_name(t),
+                     st.state);
+        close(fds[0]);
+        close(fds[1]);
+    }
+}
+
+/* A thread of the producer's process forks while the producer opens its
+ * bus: the child must not inherit the producer's lock, or the producer,
+ * once dead, looks alive while the child lives and its name cannot be
+ * taken over (found by a tester). The fork comes from a hook in the open,
+ * after the region is made (the gate makes it wait for the open's end). */
+static pid_t forked_pid;
+
+static void *fork_sleeper(void *p)
+{
+    pid_t pid;
+
+    (void)p;
+    pid = fork();
+    if (pid == 0) {
+        sleep(10);
+        _exit(0);
+    }
+    forked_pid = pid;
+    return NULL;
+}
+
+static pthread_t fork_thread;
+
+static void fork_during_open(const char *where)
+{
+    if (strcmp(where, "create:made") != 0)
+        return;
+    if (pthread_create(&fork_thread, NULL, fork_sleeper, NULL) == 0)
+        tu_sleep_ms(100); /* without the gate, the fork is done by now */
+}
+
+struct forker_arg {
+    const struct tu_fixture *c;
+    fbus_transport t;
+    int fd; /* the grandchild's pid, then we die */
+};
+
+static int producer_forks_in_open(void *p)
+{
+    struct forker_arg *a = p;
+    fbus_writer_opts o = {.transport = a->t, .format = &a->c->fmt, .slots = 2};
+    fbus_writer *w = NULL;
+
+    fbus__test_hook = fork_during_open;
+    if (fbus_writer_open(a->c->name, &o, &w) != 0)
+        CHILD_FAIL(2, "producer: open failed");
+    fbus__test_hook = NULL;
+    pthread_join(fork_thread, NULL);
+    if (tu_publish(w, &a->c->fmt, TU_SEC, NULL) != 0)
+        CHILD_FAIL(3, "producer: publish failed");
+    if (write(a->fd, &forked_pid, sizeof(forked_pid)) != sizeof(forked_pid))
+        return 4;
+    kill(getpid(), SIGKILL);
+    return 5;
+}
+
+static void test_fork_during_open(void **state)
+{
+    struct tu_fixture *c = *state;
+
+    for (int k = 0; k < 2; k++) {
+        fbus_transport t = tu_transports[k];
+        struct forker_arg a;
+        fbus_writer_opts o = {.transport = t, .format = &c->fmt};
+        fbus_writer *w = NULL;
+        pid_t pid, grandchild = -1;
+        int fds[2], rc = -1;
+        int64_t until;
+
+        assert_int_equal(pipe(fds), 0);
+        a = (struct forker_arg){c, t, fds[1]};
+        pid = tu_fork(producer_forks_in_open, &a, 30);
+        assert_int_equal(read(fds[0], &grandchild, sizeof(grandchild)), sizeof(grandchild));
+        assert_int_equal(tu_wait(pid, 5000), 128 + SIGKILL);
+        assert_true(grandchild > 0);
+        /* The producer is dead; the child it forked lives on. */
+        until = tu_now_ns() + 3 * TU_SEC;
+        while ((rc = fbus_writer_open(c->name, &o, &w)) != 0 && tu_now_ns() < until)
+            tu_sleep_ms(50);
+        kill(grandchild, SIGKILL);
+        waitpid(grandchild, NULL, 0);
+        if (rc != 0)
+            fail_msg("%s: a dead producer's bus cannot be taken over while a child forked "
+                     "during its open lives: %d (%s)",
+                     tu_transport_name(t), rc, fbus_strerror(rc));
+        fbus_writer_close(w);
+        close(fds[0]);
+        close(fds[1]);
+    }
+}
+
+/* A writer that finds the name going while it looks at the region there
+ * (between its two opens of the name, as when the region's writer closes)
+ * looks again and takes the name, instead of calling the region another's
+ * (-EEXIST; found by a tester). POSIX: the two opens are shm_open's. The
+ * hook removes the name as the closing writer's close would. */
+static const char *going_name;
+
+static void name_goes_during_attach(const char *where)
+{
+    char path[FBUS_NAME_MAX + 16];
+
+    if (strcmp(where, "attach:mapped") == 0 && going_name) {
+        fbus__posix_path(going_name, path, sizeof(path));
+        shm_unlink(path);
+        going_name = NULL;
+    }
+}
+
+static void test_open_while_name_goes(void **state)
+{
+    struct tu_fixture *c = *state;
+    fbus_writer_opts o = {.transport = FBUS_TRANSPORT_POSIX, .format = &c->fmt};
+    fbus_writer *a = open_writer(c, FBUS_TRANSPORT_POSIX, 2), *b = NULL;
+    fbus_stats st;
+    int rc;
+
+    assert_int_equal(tu_publish(a, &c->fmt, TU_SEC, NULL), 0);
+    going_name = c->name;
+    fbus__test_hook = name_goes_during_attach;
+    rc = fbus_writer_open(c->name, &o, &b);
+    fbus__test_hook = NULL;
+    assert_null(going_name); /* the hook ran */
+    if (rc != 0)
+        fail_msg("open while the old name goes: %d (%s)", rc, fbus_strerror(rc));
+    assert_int_equal(fbus_stat(c->name, FBUS_TRANSPORT_POSIX, &st), 0);
+    assert_int_equal(st.state, FBUS_STATE_LIVE);
+    assert_int_equal(st.session, fbus_writer_session(b));
+    /* The old writer's close leaves the new name alone. */
+    fbus_writer_close(a);
+    assert_int_equal(fbus_stat(c->name, FBUS_TRANSPORT_POSIX, &st), 0);
+    assert_int_equal(st.session, fbus_writer_session(b));
+    fbus_writer_close(b);
+}
+
 static void test_killed_while_claiming_first_entry(void **state)
 {
     struct tu_fixture *c = *state;
@@ -1350,6 +1542,9 @@ int main(void)
         T(test_killed_while_claiming_first_entry),
         T(test_close_not_held_by_late_reservation),
         T(test_open_during_close),
+        T(test_close_after_taker_died),
+        T(test_fork_during_open),
+        T(test_open_while_name_goes),
     };
 #undef T
 

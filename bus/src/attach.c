@@ -132,7 +132,10 @@ static int map_region(struct fbus_reader *r, fbus_transport t)
     int err;
 
     for (;;) {
+        /* The descriptors land in r->rg, tracked: no fork meanwhile. */
+        fbus__fork_hold();
         err = fbus__region_attach(r->name, t, want_write, &r->rg);
+        fbus__fork_release();
         if (err != -EAGAIN)
             return err;
         if (fbus_now_ns() > giveup)
@@ -265,13 +268,19 @@ FBUS_EXTERN int fbus_reader_open(const char *name, const fbus_reader_opts *opts,
 
 FBUS_EXTERN void fbus_reader_close(fbus_reader *r)
 {
+    int forked;
+
     if (!r)
         return;
+    forked = fbus__reader_forked(r);
+    /* Untracked and closed with no fork in between (fbus__fork_hold). */
+    if (!forked)
+        fbus__fork_hold();
     fbus__fd_untrack(&r->rg.map.fd);
     fbus__fd_untrack(&r->rg.map.lockfd);
     fbus__fd_untrack(&r->rsv.fd);
     fbus__fd_untrack(&r->watch_fd);
-    if (fbus__reader_forked(r)) {
+    if (forked) {
         /* A forked child's copy: the entry and the reservation are the
          * parent's (the child's descriptors were closed at fork). */
         if (r->attached)
@@ -283,6 +292,7 @@ FBUS_EXTERN void fbus_reader_close(fbus_reader *r)
     fbus__reserve_drop(&r->rsv);
     if (r->watch_fd >= 0)
         close(r->watch_fd);
+    fbus__fork_release();
     free(r);
 }
 

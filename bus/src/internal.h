@@ -148,6 +148,12 @@ extern _Atomic unsigned fbus__fork_gen;
  * its parent's locks alive. */
 void fbus__fd_track(int *fdp);
 void fbus__fd_untrack(int *fdp);
+/* Keep fork() in other threads waiting (it waits in an atfork handler)
+ * while a handle opens or closes descriptors that hold locks, and tracks
+ * or untracks them: a child forked in between would inherit a lock and
+ * keep a dead producer looking alive (found by a tester). Not nested. */
+void fbus__fork_hold(void);
+void fbus__fork_release(void);
 
 /* guard.c: SIGBUS from a posix object shrunk under a mapping is repaired
  * (object grown back, or zero pages) instead of killing the process. add

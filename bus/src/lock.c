@@ -64,17 +64,23 @@ int fbus__lock_held(int fd, uint32_t byte)
 _Atomic unsigned fbus__fork_gen;
 
 static pthread_mutex_t tracked_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Held while a handle makes or ends a region (fbus__fork_hold): a fork
+ * waits for it, so no child is forked between a lock descriptor's open and
+ * its tracking, or its untracking and its close. */
+static pthread_mutex_t fork_gate = PTHREAD_MUTEX_INITIALIZER;
 static int *tracked[MAX_TRACKED];
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void fork_prepare(void)
 {
+    pthread_mutex_lock(&fork_gate);
     pthread_mutex_lock(&tracked_lock);
 }
 
 static void fork_parent(void)
 {
     pthread_mutex_unlock(&tracked_lock);
+    pthread_mutex_unlock(&fork_gate);
 }
 
 static void fork_child(void)
@@ -89,11 +95,23 @@ static void fork_child(void)
         tracked[i] = NULL;
     }
     pthread_mutex_unlock(&tracked_lock);
+    pthread_mutex_unlock(&fork_gate);
 }
 
 static void register_handlers(void)
 {
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+void fbus__fork_hold(void)
+{
+    pthread_once(&atfork_once, register_handlers);
+    pthread_mutex_lock(&fork_gate);
+}
+
+void fbus__fork_release(void)
+{
+    pthread_mutex_unlock(&fork_gate);
 }
 
 void fbus__fd_track(int *fdp)

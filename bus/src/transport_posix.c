@@ -47,7 +47,8 @@ static void unmap(struct fbus__mapping *m)
  * was made from, and an OFD lock lasts as long as its open file does, so a
  * forked child that inherited the mapping (but closed its descriptors, see
  * lock.c) would keep a dead parent's lock held. The name is opened again, so
- * check that it still names the same object. -EAGAIN if it changed meanwhile.
+ * check that it still names the same object: -EAGAIN if it names another one
+ * now, -ENOENT if none.
  */
 static int open_lockfd(const char *path, int fd, int writable)
 {
@@ -55,7 +56,7 @@ static int open_lockfd(const char *path, int fd, int writable)
     int lfd = shm_open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC, 0);
 
     if (lfd < 0)
-        return errno == ENOENT ? -EAGAIN : -errno;
+        return -errno; /* -ENOENT: the name went away meanwhile */
     if (fstat(fd, &a) < 0 || fstat(lfd, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
         close(lfd);
         return -EAGAIN;
@@ -79,7 +80,7 @@ static int posix_create(uint64_t size, uint32_t mode, struct fbus__mapping *m)
      * name is ours alone, so the second open finds the same object. */
     lfd = open_lockfd(path, fd, 1);
     if (lfd < 0) {
-        errno = lfd == -EAGAIN ? EEXIST : -lfd;
+        errno = lfd == -EAGAIN || lfd == -ENOENT ? EEXIST : -lfd;
         lfd = -1;
         goto fail;
     }
@@ -148,6 +149,7 @@ static int posix_open(const char *name, int want_write, struct fbus__mapping *m)
     err = map_fd(fd, (uint64_t)st.st_size, writable, m);
     if (err < 0)
         goto fail;
+    FBUS__HOOK("attach:mapped");
     m->lockfd = open_lockfd(path, fd, writable);
     if (m->lockfd < 0) {
         err = m->lockfd;

@@ -228,11 +228,29 @@ static int stale_region(const char *name, fbus_transport t, struct fbus__region 
  * the name over from our ended region holds that lock and removes the name
  * itself, and our check that the name is ours and the unlink are two
  * steps, between which it could give the name to its new region (a tester
- * widened that window with a delay and got two writers owning the name). */
+ * widened that window with a delay and got two writers owning the name).
+ * So wait for the lock while a taker holds it (milliseconds: it removes
+ * the name and gives its own region the name), then unlink only if the
+ * name is still ours. A taker that dies holding it lets go of it, and then
+ * the name is ours to remove (skipping it left an ended region behind,
+ * found by a tester). One that holds it longer than DROP_WAIT_NS (stopped)
+ * is left the name: it removes it when it goes on. */
+#define DROP_WAIT_NS (2000 * 1000000LL)
 static void drop_name(struct fbus_writer *w)
 {
-    if (fbus__lock_take(w->rg.map.lockfd, FBUS__LOCK_TAKEOVER) == 0)
-        w->rg.tp->unlink(w->name, &w->rg.map);
+    int64_t giveup = fbus__deadline(DROP_WAIT_NS);
+
+    for (;;) {
+        int err = fbus__lock_take(w->rg.map.lockfd, FBUS__LOCK_TAKEOVER);
+
+        if (err == 0) {
+            w->rg.tp->unlink(w->name, &w->rg.map);
+            return;
+        }
+        if (err != -EAGAIN || fbus_now_ns() >= giveup)
+            return;
+        fbus__sleep_ns(1000000);
+    }
 }
 
 /* Remove the file under bus `name` that names no region (a SysV key file
@@ -269,14 +287,16 @@ static int create_region(struct fbus_writer *w, uint64_t capacity)
     err = fbus__region_create(w->name, w->transport, w->slots, capacity, w->mode, &w->rg);
     if (err < 0)
         return err;
+    FBUS__HOOK("create:made");
     for (int attempt = 0; attempt < 3; attempt++) {
         err = fbus__transport_link(w->rg.tp, w->name, &w->rg.map);
         if (err != -EEXIST)
             break;
         err = stale_region(w->name, w->transport, &old);
         if (err == -ENOENT) {
-            /* It went away meanwhile; or, the second time, the name is a
-             * SysV key file whose segment is gone: garbage to remove. */
+            /* It went away meanwhile (also between two looks at the name,
+             * as when its writer closes); or, the second time, the name is
+             * a SysV key file whose segment is gone: garbage to remove. */
             if (attempt > 0)
                 remove_garbage(w->rg.tp, w->name);
             /* If this was the last look, the name kept changing under
@@ -284,7 +304,13 @@ static int create_region(struct fbus_writer *w, uint64_t capacity)
             err = FBUS_EBUSY;
             continue;
         }
-        if (err == -EAGAIN || err == FBUS_EBADREGION || err == FBUS_EVERSION)
+        if (err == -EAGAIN) {
+            /* Replaced between two looks, or an empty object: look again;
+             * one that stays empty is refused as not ours. */
+            err = -EEXIST;
+            continue;
+        }
+        if (err == FBUS_EBADREGION || err == FBUS_EVERSION)
             err = -EEXIST;
         if (err < 0)
             break;
@@ -342,11 +368,15 @@ FBUS_EXTERN int fbus_writer_open(const char *name, const fbus_writer_opts *opts,
     w->lease_ns = opts->lease_ns ? opts->lease_ns : FBUS__LEASE_NS;
     pthread_mutex_init(&w->lock, NULL);
 
+    fbus__fork_hold();
     err = create_region(w, capacity);
+    if (err >= 0) {
+        fbus__fd_track(&w->rg.map.fd);
+        fbus__fd_track(&w->rg.map.lockfd);
+    }
+    fbus__fork_release();
     if (err < 0)
         goto fail_region;
-    fbus__fd_track(&w->rg.map.fd);
-    fbus__fd_track(&w->rg.map.lockfd);
     w->fps_t0 = fbus_now_ns();
     w->gate_deadline = fbus__deadline(w->reserve_ns);
     if (!(opts->flags & FBUS_WRITER_NO_THREAD)) {
@@ -358,10 +388,12 @@ FBUS_EXTERN int fbus_writer_open(const char *name, const fbus_writer_opts *opts,
     return 0;
 
 fail_thread:
+    drop_name(w);
+    fbus__fork_hold();
     fbus__fd_untrack(&w->rg.map.fd);
     fbus__fd_untrack(&w->rg.map.lockfd);
-    drop_name(w);
     w->rg.tp->destroy(&w->rg.map);
+    fbus__fork_release();
 fail_region:
     pthread_mutex_destroy(&w->lock);
     free(w);
@@ -383,12 +415,16 @@ static void finish_region(struct fbus__region *rg, uint32_t state, uint64_t last
 /* The end of a closed writer, once nothing of it is lent. */
 static void free_writer(struct fbus_writer *w)
 {
+    fbus__fork_hold();
+    fbus__fd_untrack(&w->rg.map.fd);
+    fbus__fd_untrack(&w->rg.map.lockfd);
     if (w->rg.hdr) {
         if (w->destroy_at_end)
             w->rg.tp->destroy(&w->rg.map);
         else
             fbus__region_detach(&w->rg);
     }
+    fbus__fork_release();
     pthread_mutex_destroy(&w->lock);
     free(w);
 }
@@ -483,11 +519,12 @@ FBUS_EXTERN void fbus_writer_close(fbus_writer *w)
 {
     if (!w)
         return;
-    fbus__fd_untrack(&w->rg.map.fd);
-    fbus__fd_untrack(&w->rg.map.lockfd);
     if (forked(w)) {
         /* A forked child's copy: the stream is the parent's to end, and
-         * the heartbeat thread was never the child's. Just let go. */
+         * the heartbeat thread was never the child's. Just let go (its
+         * descriptors were closed at fork). */
+        fbus__fd_untrack(&w->rg.map.fd);
+        fbus__fd_untrack(&w->rg.map.lockfd);
         if (w->rg.hdr)
             fbus__region_detach(&w->rg);
         free(w);
@@ -895,7 +932,9 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
         /* Bigger frames need bigger slots; and a region someone shrank
          * under us (our SIGBUS guard grew it back, zeroed) cannot be
          * trusted any more: either way, a fresh region, readers follow. */
+        fbus__fork_hold();
         err = move_region(w, fmt->size > w->rg.slot_capacity ? fmt->size : w->rg.slot_capacity);
+        fbus__fork_release();
         if (err < 0)
             return err;
         w->repairs = fbus__guard_repairs(w->rg.map.guard);
