@@ -1488,6 +1488,93 @@ static void test_open_while_name_goes(void **state)
     fbus_writer_close(b);
 }
 
+/* The same for a lossless reader's reservation, locked from its creation:
+ * a child forked while the reader opens must not keep it, or a dead
+ * reader's reservation looks alive and every session's writer waits for it
+ * (found by a tester). */
+static void fork_during_reserve(const char *where)
+{
+    if (strcmp(where, "reserve:made") != 0)
+        return;
+    if (pthread_create(&fork_thread, NULL, fork_sleeper, NULL) == 0)
+        tu_sleep_ms(100); /* without the gate, the fork is done by now */
+}
+
+static int reader_forks_in_open(void *p)
+{
+    struct forker_arg *a = p;
+    fbus_reader_opts ro = {
+        .transport = a->t, .policy = FBUS_POLICY_LOSSLESS, .flags = FBUS_READER_WAIT};
+    fbus_reader *r = NULL;
+
+    fbus__test_hook = fork_during_reserve;
+    if (fbus_reader_open(a->c->name, &ro, &r) != 0)
+        CHILD_FAIL(2, "reader: open failed");
+    fbus__test_hook = NULL;
+    pthread_join(fork_thread, NULL);
+    if (write(a->fd, &forked_pid, sizeof(forked_pid)) != sizeof(forked_pid))
+        return 4;
+    kill(getpid(), SIGKILL);
+    return 5;
+}
+
+/* How many reservations of `name` have their reader's lock held. */
+static int live_reservations(const char *name)
+{
+    char prefix[FBUS_NAME_MAX + 32], path[300];
+    DIR *d = opendir("/dev/shm");
+    struct dirent *de;
+    int n = 0;
+
+    snprintf(prefix, sizeof(prefix), "framebus-rsv.%s.", name);
+    while (d && (de = readdir(d)) != NULL) {
+        int fd;
+
+        if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        snprintf(path, sizeof(path), "/dev/shm/%s", de->d_name);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && fbus__lock_held(fd, 0) == 1)
+            n++;
+        if (fd >= 0)
+            close(fd);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void test_fork_during_reserve(void **state)
+{
+    struct tu_fixture *c = *state;
+
+    for (int k = 0; k < 2; k++) {
+        fbus_transport t = tu_transports[k];
+        struct forker_arg a;
+        pid_t pid, grandchild = -1;
+        int fds[2], live;
+
+        assert_int_equal(pipe(fds), 0);
+        a = (struct forker_arg){c, t, fds[1]};
+        pid = tu_fork(reader_forks_in_open, &a, 30);
+        assert_int_equal(read(fds[0], &grandchild, sizeof(grandchild)), sizeof(grandchild));
+        assert_int_equal(tu_wait(pid, 5000), 128 + SIGKILL);
+        assert_true(grandchild > 0);
+        assert_int_equal(count_reservations(c->name), 1);
+        /* The reader is dead; the child it forked lives on. */
+        live = live_reservations(c->name);
+        kill(grandchild, SIGKILL);
+        waitpid(grandchild, NULL, 0);
+        remove_reservations(c->name);
+        if (live != 0)
+            fail_msg("%s: a dead reader's reservation is held by a child forked during its "
+                     "open",
+                     tu_transport_name(t));
+        close(fds[0]);
+        close(fds[1]);
+    }
+}
+
 static void test_killed_while_claiming_first_entry(void **state)
 {
     struct tu_fixture *c = *state;
@@ -1545,6 +1632,7 @@ int main(void)
         T(test_close_after_taker_died),
         T(test_fork_during_open),
         T(test_open_while_name_goes),
+        T(test_fork_during_reserve),
     };
 #undef T
 

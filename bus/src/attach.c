@@ -113,12 +113,21 @@ static void unregister_entry(struct fbus_reader *r)
     r->entry = NULL;
 }
 
+/* Unmap and close the region's descriptors with no fork in between (a
+ * child forked meanwhile kept them: fbus__fork_hold). */
+static void unmap(struct fbus_reader *r)
+{
+    fbus__fork_hold();
+    fbus__region_detach(&r->rg);
+    fbus__fork_release();
+}
+
 void fbus__reader_detach(struct fbus_reader *r)
 {
     if (!r->attached)
         return;
     unregister_entry(r);
-    fbus__region_detach(&r->rg);
+    unmap(r);
     r->attached = 0;
     r->holding = 0;
 }
@@ -169,11 +178,11 @@ static int attach_on(struct fbus_reader *r, fbus_transport t)
     if (err < 0)
         return err;
     if ((r->flags & FBUS_READER_SAME_USER) && r->rg.map.uid != geteuid()) {
-        fbus__region_detach(&r->rg);
+        unmap(r);
         return FBUS_EOWNER;
     }
     if (!worth_reading(r)) {
-        fbus__region_detach(&r->rg);
+        unmap(r);
         return -ENOENT;
     }
     /* Registering takes a lock on the region's file: without one (a SysV
@@ -182,13 +191,13 @@ static int attach_on(struct fbus_reader *r, fbus_transport t)
     r->last_seq = 0;
     r->from_start = 0;
     if (r->observer && r->policy == FBUS_POLICY_LOSSLESS) {
-        fbus__region_detach(&r->rg);
+        unmap(r);
         return FBUS_EOBSERVER;
     }
     if (!r->observer) {
         err = register_entry(r, 0);
         if (err < 0) {
-            fbus__region_detach(&r->rg);
+            unmap(r);
             return err;
         }
     }
@@ -248,12 +257,18 @@ FBUS_EXTERN int fbus_reader_open(const char *name, const fbus_reader_opts *opts,
     /* A lossless reader reserves its place under the name for its whole
      * life, so that every session's writer waits for it. Without /dev/shm
      * write access it goes on unreserved: lossless from when it attaches. */
+    /* Its lock is held from the file's creation: no fork until it is
+     * tracked (a child that kept it made a dead reader's reservation look
+     * alive, and every session's writer waited for it; found by a tester). */
+    fbus__fork_hold();
     if (r->policy == FBUS_POLICY_LOSSLESS)
         (void)fbus__reserve_make(name, r->transport, &r->rsv);
+    FBUS__HOOK("reserve:made");
     fbus__fd_track(&r->rg.map.fd);
     fbus__fd_track(&r->rg.map.lockfd);
     fbus__fd_track(&r->rsv.fd);
     fbus__fd_track(&r->watch_fd);
+    fbus__fork_release();
 
     err = fbus__reader_attach(r);
     if (err == -ENOENT && (r->flags & FBUS_READER_WAIT))
@@ -273,9 +288,11 @@ FBUS_EXTERN void fbus_reader_close(fbus_reader *r)
     if (!r)
         return;
     forked = fbus__reader_forked(r);
-    /* Untracked and closed with no fork in between (fbus__fork_hold). */
-    if (!forked)
+    if (!forked) {
+        fbus__reader_detach(r);
+        /* Untracked and closed with no fork in between (fbus__fork_hold). */
         fbus__fork_hold();
+    }
     fbus__fd_untrack(&r->rg.map.fd);
     fbus__fd_untrack(&r->rg.map.lockfd);
     fbus__fd_untrack(&r->rsv.fd);
@@ -288,7 +305,6 @@ FBUS_EXTERN void fbus_reader_close(fbus_reader *r)
         free(r);
         return;
     }
-    fbus__reader_detach(r);
     fbus__reserve_drop(&r->rsv);
     if (r->watch_fd >= 0)
         close(r->watch_fd);

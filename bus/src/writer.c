@@ -921,10 +921,12 @@ FBUS_EXTERN int fbus_writer_acquire(fbus_writer *w, const fbus_format *fmt, int6
     int64_t deadline = fbus__deadline(timeout_ns);
     int err;
 
-    if (!w || !fmt || !slot || w->holding)
+    if (!w || !fmt || !slot)
         return -EINVAL;
     if (forked(w))
-        return -ECHILD;
+        return -ECHILD; /* before the holding check: the parent's state */
+    if (w->holding)
+        return -EINVAL;
     err = fbus_format_check(fmt, 0);
     if (err < 0)
         return err;
