@@ -1359,6 +1359,9 @@ static void test_close_after_taker_died(void **state)
  * taken over (found by a tester). The fork comes from a hook in the open,
  * after the region is made (the gate makes it wait for the open's end). */
 static pid_t forked_pid;
+/* If open, the forked child writes a byte here once it runs: its atfork
+ * handlers have run by then (fork() returns in the parent before). */
+static int forked_ran[2] = {-1, -1};
 
 static void *fork_sleeper(void *p)
 {
@@ -1367,6 +1370,10 @@ static void *fork_sleeper(void *p)
     (void)p;
     pid = fork();
     if (pid == 0) {
+        char b = 'g';
+
+        if (forked_ran[1] >= 0 && write(forked_ran[1], &b, 1) != 1)
+            _exit(1);
         sleep(10);
         _exit(0);
     }
@@ -1554,12 +1561,19 @@ static void test_fork_during_reserve(void **state)
         pid_t pid, grandchild = -1;
         int fds[2], live;
 
+        char b;
+
         assert_int_equal(pipe(fds), 0);
+        assert_int_equal(pipe(forked_ran), 0);
         a = (struct forker_arg){c, t, fds[1]};
         pid = tu_fork(reader_forks_in_open, &a, 30);
         assert_int_equal(read(fds[0], &grandchild, sizeof(grandchild)), sizeof(grandchild));
         assert_int_equal(tu_wait(pid, 5000), 128 + SIGKILL);
         assert_true(grandchild > 0);
+        assert_int_equal(tu_recv(forked_ran[0], &b, 1, 10000), 0);
+        close(forked_ran[0]);
+        close(forked_ran[1]);
+        forked_ran[0] = forked_ran[1] = -1;
         assert_int_equal(count_reservations(c->name), 1);
         /* The reader is dead; the child it forked lives on. */
         live = live_reservations(c->name);
