@@ -1383,10 +1383,15 @@ static void *fork_sleeper(void *p)
 
 static pthread_t fork_thread;
 
-static void fork_during_open(const char *where)
+/* Fork from a thread, once, at hook point fork_at (the gate makes the fork
+ * wait for the step around the hook to end). */
+static const char *fork_at;
+
+static void fork_in_hook(const char *where)
 {
-    if (strcmp(where, "create:made") != 0)
+    if (!fork_at || strcmp(where, fork_at) != 0)
         return;
+    fork_at = NULL;
     if (pthread_create(&fork_thread, NULL, fork_sleeper, NULL) == 0)
         tu_sleep_ms(100); /* without the gate, the fork is done by now */
 }
@@ -1403,7 +1408,8 @@ static int producer_forks_in_open(void *p)
     fbus_writer_opts o = {.transport = a->t, .format = &a->c->fmt, .slots = 2};
     fbus_writer *w = NULL;
 
-    fbus__test_hook = fork_during_open;
+    fork_at = "create:made";
+    fbus__test_hook = fork_in_hook;
     if (fbus_writer_open(a->c->name, &o, &w) != 0)
         CHILD_FAIL(2, "producer: open failed");
     fbus__test_hook = NULL;
@@ -1499,14 +1505,6 @@ static void test_open_while_name_goes(void **state)
  * a child forked while the reader opens must not keep it, or a dead
  * reader's reservation looks alive and every session's writer waits for it
  * (found by a tester). */
-static void fork_during_reserve(const char *where)
-{
-    if (strcmp(where, "reserve:made") != 0)
-        return;
-    if (pthread_create(&fork_thread, NULL, fork_sleeper, NULL) == 0)
-        tu_sleep_ms(100); /* without the gate, the fork is done by now */
-}
-
 static int reader_forks_in_open(void *p)
 {
     struct forker_arg *a = p;
@@ -1514,7 +1512,8 @@ static int reader_forks_in_open(void *p)
         .transport = a->t, .policy = FBUS_POLICY_LOSSLESS, .flags = FBUS_READER_WAIT};
     fbus_reader *r = NULL;
 
-    fbus__test_hook = fork_during_reserve;
+    fork_at = "reserve:made";
+    fbus__test_hook = fork_in_hook;
     if (fbus_reader_open(a->c->name, &ro, &r) != 0)
         CHILD_FAIL(2, "reader: open failed");
     fbus__test_hook = NULL;

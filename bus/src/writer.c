@@ -323,6 +323,8 @@ static int create_region(struct fbus_writer *w, uint64_t capacity)
     return err;
 }
 
+static void free_writer(struct fbus_writer *w);
+
 FBUS_EXTERN int fbus_writer_open(const char *name, const fbus_writer_opts *opts, fbus_writer **out)
 {
     static const fbus_writer_opts defaults;
@@ -389,11 +391,9 @@ FBUS_EXTERN int fbus_writer_open(const char *name, const fbus_writer_opts *opts,
 
 fail_thread:
     drop_name(w);
-    fbus__fork_hold();
-    fbus__fd_untrack(&w->rg.map.fd);
-    fbus__fd_untrack(&w->rg.map.lockfd);
-    w->rg.tp->destroy(&w->rg.map);
-    fbus__fork_release();
+    w->destroy_at_end = 1;
+    free_writer(w);
+    return err;
 fail_region:
     pthread_mutex_destroy(&w->lock);
     free(w);
